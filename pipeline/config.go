@@ -1,0 +1,70 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is one process's configuration, as loaded from its HCL file.
+type Config struct {
+	// File is the path the config was loaded from.
+	File string
+	// DataDir holds the process's state (registry, dead-letter files, agent id).
+	DataDir string
+	// DrainTimeout bounds how long in-flight batches may take to finish on shutdown
+	// (root attribute drain_timeout, default 30s).
+	DrainTimeout time.Duration
+	// QueueEvents and QueueBytes bound each queue between stages (root block
+	// queue { events = 4096, bytes = "16MiB" }).
+	QueueEvents int
+	QueueBytes  int
+	Logging     LoggingConfig
+	// Extra root blocks that belong to subcommands or services rather than the pipeline.
+	Metrics *MetricsConfig
+	Kibana  *KibanaConfig
+
+	Inputs  []StageConfig
+	Filters []StageConfig // in file order
+	Outputs []StageConfig
+}
+
+// Defaults of the root attributes.
+const (
+	DefaultDrainTimeout = 30 * time.Second
+	DefaultQueueEvents  = 4096
+	DefaultQueueBytes   = 16 << 20
+)
+
+// LoggingConfig is the root logging block.
+type LoggingConfig struct {
+	Level  string // debug | info | warn | error; default info
+	Format string // json | console | auto (console on a terminal); default auto
+}
+
+// MetricsConfig is the root metrics block (Prometheus /metrics, /healthz, /readyz).
+type MetricsConfig struct {
+	Address string // default 127.0.0.1:9600
+}
+
+// KibanaConfig is the root kibana block, used by `logpipe setup`.
+type KibanaConfig struct {
+	Host     string
+	Username string
+	Password string
+	APIKey   string
+}
+
+// StageConfig is one decoded stage block.
+type StageConfig struct {
+	Kind string // input | filter | output
+	Type string
+	Name string
+	// Config is the typed config returned by the type's NewConfig, decoded and validated.
+	Config any
+	// DeclRange is where the block was declared, for messages.
+	DeclRange hcl.Range
+}
+
+// ID is "kind.type.name".
+func (s StageConfig) ID() string { return s.Kind + "." + s.Type + "." + s.Name }

@@ -1,0 +1,132 @@
+package pipeline
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Flags mark conditions met while reading an event.
+type Flags uint8
+
+const (
+	// FlagTruncated: the line or message was longer than the configured limit and was cut
+	// (Filebeat writes it as log.flags: ["truncated"]).
+	FlagTruncated Flags = 1 << iota
+	// FlagInvalidUTF8: the line held invalid UTF-8, replaced by U+FFFD when encoded.
+	FlagInvalidUTF8
+)
+
+// FileOrigin describes the file a line event was read from. One value is shared by all
+// events of one file (never copied per event); it must not be modified once an event that
+// points to it was emitted.
+type FileOrigin struct {
+	Path        string // path the file was opened under
+	DeviceID    uint64
+	Inode       uint64
+	Fingerprint string // hex sha256 of the first 1024 bytes; "" while the file is shorter
+	// IDPrefix is the precomputed part of the event id that does not depend on the offset
+	// (derived from host name and fingerprint); see codecs/json.
+	IDPrefix string
+}
+
+// Event is one log event travelling through the pipeline.
+//
+// An event has one of two forms:
+//   - a line event (Doc == nil), as the file input creates it: the raw line in Message and
+//     its origin in File and Offset. Its JSON document (the wire format of DESIGN.md section 3)
+//     is produced by codecs/json with an appending encoder, never through maps.
+//   - a document event (Doc != nil), as the kafka input creates it: the event's JSON object
+//     in Doc, which never contains "@metadata" (its _id is in ID). Filters that change an
+//     event rewrite Doc.
+//
+// Byte slices may point into a buffer owned by the Batch; a stage that keeps an event beyond
+// the batch's acknowledgement must copy what it keeps.
+type Event struct {
+	// Timestamp is @timestamp, in UTC.
+	Timestamp time.Time
+	// ID is the source-derived document id (@metadata._id); "" when it is derived by the
+	// encoder (line events) or unknown.
+	ID string
+	// Message is the line without its ending (line events only).
+	Message []byte
+	// Doc is the JSON object of a document event, without @metadata.
+	Doc []byte
+	// File is the origin of a line event; nil otherwise.
+	File *FileOrigin
+	// Offset is the byte offset of the line in its file, or the Kafka offset of the record.
+	Offset int64
+	// Partition is the Kafka partition a document event was read from; -1 otherwise.
+	Partition int32
+	// Topic is the Kafka topic a document event was read from.
+	Topic string
+	Flags Flags
+}
+
+// eventOverhead approximates the fixed memory cost of an Event besides its byte slices.
+const eventOverhead = 128
+
+// Size is the approximate memory an event holds, used to bound queues in bytes.
+func (e *Event) Size() int { return eventOverhead + len(e.Message) + len(e.Doc) }
+
+// Batch is a run of events from one ordering domain (one file, one Kafka partition), in the
+// order they were read, sharing one acknowledgement.
+//
+// Every output that receives a batch calls Ack exactly once, when the batch is durable at
+// that output (or permanently set aside in a dead-letter queue). When the last output has
+// acknowledged it, the batch's OnAck callback runs once. A batch that is never acknowledged
+// (shutdown, crash) is never committed and is read again after a restart.
+//
+// Outputs must treat Events as read-only: the same batch is shared by every output.
+type Batch struct {
+	// Events are the batch's events, in source order. Filters may rewrite and remove events
+	// before the batch reaches the outputs.
+	Events []Event
+	// Domain names the ordering domain, for logs (e.g. a path, or "kafka_test/3").
+	Domain string
+
+	onAck   func()
+	pending atomic.Int32
+	bytes   int
+}
+
+// NewBatch returns a batch of events whose onAck runs once every output acknowledged it.
+// onAck may be nil. It must be cheap and must not block: typically it marks a Tracker entry.
+func NewBatch(domain string, events []Event, onAck func()) *Batch {
+	b := &Batch{Events: events, Domain: domain, onAck: onAck}
+	b.pending.Store(1)
+	for i := range events {
+		b.bytes += events[i].Size()
+	}
+	return b
+}
+
+// Bytes is the approximate memory the batch holds, as counted when it was created.
+func (b *Batch) Bytes() int { return b.bytes }
+
+// Len is the number of events in the batch.
+func (b *Batch) Len() int { return len(b.Events) }
+
+// Retain adds n expected acknowledgements; the runner calls it before fanning a batch out to
+// n outputs (a new batch expects one). It must be called before the batch is handed to any
+// output.
+func (b *Batch) Retain(n int) { b.pending.Add(int32(n)) }
+
+// Ack acknowledges the batch once for one holder. The batch's onAck runs when the count of
+// expected acknowledgements reaches zero. Extra calls beyond the expected count are ignored.
+func (b *Batch) Ack() {
+	for {
+		p := b.pending.Load()
+		if p <= 0 {
+			return
+		}
+		if b.pending.CompareAndSwap(p, p-1) {
+			if p == 1 && b.onAck != nil {
+				b.onAck()
+			}
+			return
+		}
+	}
+}
+
+// Acked reports whether every expected acknowledgement arrived.
+func (b *Batch) Acked() bool { return b.pending.Load() <= 0 }
