@@ -1,0 +1,170 @@
+package pipeline
+
+import (
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// stageCounters are the live counters of one stage, updated with atomics on the batch path
+// (once per batch, never per event) and read by Runner.Stats.
+type stageCounters struct {
+	id    string
+	kind  string
+	queue *Queue // the queue the stage reads from; nil for inputs
+
+	eventsIn   atomic.Int64
+	eventsOut  atomic.Int64
+	bytes      atomic.Int64
+	batchesIn  atomic.Int64
+	batchesOut atomic.Int64
+	errors     atomic.Int64
+}
+
+// StageStats is a snapshot of one stage's counters since the runner was created. Counters
+// only grow; rates are computed by whoever reads them twice (the stats log line, a Prometheus
+// exporter).
+//
+// What "in" and "out" mean depends on the kind:
+//   - input: EventsOut/BatchesOut were emitted into the pipeline queue (In stays 0);
+//     Bytes is their Batch.Bytes.
+//   - filter: EventsIn/BatchesIn entered the filter, EventsOut/BatchesOut left it (events
+//     dropped by the filter are the difference). Bytes is Batch.Bytes of the batches that
+//     entered.
+//   - output: EventsIn/BatchesIn were handed to Write; EventsOut/BatchesOut are those whose
+//     Write returned nil (acknowledgement happens later, see RunnerStats). Errors counts
+//     failed Writes.
+type StageStats struct {
+	ID   string // "kind.type.name"
+	Kind string // input | filter | output
+
+	EventsIn   int64
+	EventsOut  int64
+	Bytes      int64
+	BatchesIn  int64
+	BatchesOut int64
+	Errors     int64
+
+	// Queue is the fill of the queue the stage reads from: the pipeline queue for filters
+	// (shared by all of them), the output's own queue for outputs; zero for inputs.
+	Queue QueueFill
+}
+
+func (c *stageCounters) snapshot() StageStats {
+	s := StageStats{
+		ID:         c.id,
+		Kind:       c.kind,
+		EventsIn:   c.eventsIn.Load(),
+		EventsOut:  c.eventsOut.Load(),
+		Bytes:      c.bytes.Load(),
+		BatchesIn:  c.batchesIn.Load(),
+		BatchesOut: c.batchesOut.Load(),
+		Errors:     c.errors.Load(),
+	}
+	if c.queue != nil {
+		s.Queue = c.queue.Fill()
+	}
+	return s
+}
+
+// RunnerStats is a snapshot of the pipeline-wide counters.
+type RunnerStats struct {
+	// Outstanding is the number of batches emitted by inputs and not yet acknowledged by
+	// every output.
+	Outstanding int64
+	// AckedBatches and AckedEvents count batches whose final acknowledgement arrived, and
+	// the events they held when they were emitted.
+	AckedBatches int64
+	AckedEvents  int64
+	// Queue is the fill of the pipeline queue between the inputs and the filter chain.
+	Queue QueueFill
+}
+
+// statsLogger writes the periodic "Non-zero metrics" line: per stage, the change of each
+// counter over the last period and the events/s rate, skipping stages and counters that did
+// not move.
+type statsLogger struct {
+	log      *zap.Logger
+	last     []StageStats
+	lastRun  RunnerStats
+	lastTime time.Time
+}
+
+func (l *statsLogger) logPeriod(now time.Time, stages []StageStats, run RunnerStats) {
+	period := now.Sub(l.lastTime)
+	secs := period.Seconds()
+	if secs <= 0 {
+		secs = 1
+	}
+	fields := make([]zap.Field, 0, len(stages)+2)
+	fields = append(fields, zap.Duration("period", period))
+	for i, s := range stages {
+		var p StageStats
+		if i < len(l.last) {
+			p = l.last[i]
+		}
+		var f []zap.Field
+		add := func(name string, v int64) {
+			if v != 0 {
+				f = append(f, zap.Int64(name, v))
+			}
+		}
+		add("events_in", s.EventsIn-p.EventsIn)
+		add("events_out", s.EventsOut-p.EventsOut)
+		add("bytes", s.Bytes-p.Bytes)
+		add("batches_in", s.BatchesIn-p.BatchesIn)
+		add("batches_out", s.BatchesOut-p.BatchesOut)
+		add("errors", s.Errors-p.Errors)
+		if len(f) > 0 {
+			ev := s.EventsOut - p.EventsOut
+			if s.Kind == "output" || ev == 0 {
+				ev = s.EventsIn - p.EventsIn
+			}
+			f = append(f, zap.Float64("events_per_s", round2(float64(ev)/secs)))
+		}
+		if s.Queue.Batches != 0 {
+			f = append(f, zap.Int64("queue_events", s.Queue.Events), zap.Int64("queue_bytes", s.Queue.Bytes))
+		}
+		if len(f) > 0 {
+			fields = append(fields, zap.Dict(s.ID, f...))
+		}
+	}
+	var pf []zap.Field
+	if d := run.AckedBatches - l.lastRun.AckedBatches; d != 0 {
+		pf = append(pf, zap.Int64("acked_batches", d),
+			zap.Int64("acked_events", run.AckedEvents-l.lastRun.AckedEvents),
+			zap.Float64("acked_events_per_s", round2(float64(run.AckedEvents-l.lastRun.AckedEvents)/secs)))
+	}
+	if run.Outstanding != 0 {
+		pf = append(pf, zap.Int64("outstanding_batches", run.Outstanding))
+	}
+	if run.Queue.Batches != 0 {
+		pf = append(pf, zap.Int64("queue_events", run.Queue.Events), zap.Int64("queue_bytes", run.Queue.Bytes))
+	}
+	if len(pf) > 0 {
+		fields = append(fields, zap.Dict("pipeline", pf...))
+	}
+	if len(fields) > 1 {
+		l.log.Info("Non-zero metrics in the last period", fields...)
+	}
+	l.last, l.lastRun, l.lastTime = stages, run, now
+}
+
+// logTotals writes the counters since start, once, when the runner stops.
+func logTotals(log *zap.Logger, uptime time.Duration, stages []StageStats, run RunnerStats) {
+	fields := make([]zap.Field, 0, len(stages)+2)
+	fields = append(fields, zap.Duration("uptime", uptime))
+	for _, s := range stages {
+		fields = append(fields, zap.Dict(s.ID,
+			zap.Int64("events_in", s.EventsIn), zap.Int64("events_out", s.EventsOut),
+			zap.Int64("bytes", s.Bytes), zap.Int64("batches_in", s.BatchesIn),
+			zap.Int64("batches_out", s.BatchesOut), zap.Int64("errors", s.Errors)))
+	}
+	fields = append(fields, zap.Dict("pipeline",
+		zap.Int64("acked_batches", run.AckedBatches), zap.Int64("acked_events", run.AckedEvents),
+		zap.Int64("outstanding_batches", run.Outstanding)))
+	log.Info("Total metrics", fields...)
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
