@@ -38,6 +38,7 @@ type Queue struct {
 	fillEvents  atomic.Int64
 	fillBytes   atomic.Int64
 	fillBatches atomic.Int64
+	blocked     atomic.Int64 // Puts waiting for space
 }
 
 // NewQueue returns a queue holding at most maxEvents events and maxBytes bytes. A bound <= 0
@@ -67,9 +68,12 @@ func (q *Queue) fits(ev, by int) bool {
 	return q.n == 0 || (q.events+ev <= q.maxEvents && q.bytes+by <= q.maxBytes)
 }
 
-// Put appends b, blocking while the queue is full. It returns ctx.Err() if ctx ends first
-// (b is then not queued) and ErrQueueClosed if the queue is closed.
+// Put appends b, blocking while the queue is full. It returns ctx.Err() if ctx has ended or
+// ends first (b is then not queued) and ErrQueueClosed if the queue is closed.
 func (q *Queue) Put(ctx context.Context, b *Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	ev, by := eventCost(b), b.Bytes()
 	q.mu.Lock()
 	if !q.closed && !q.fits(ev, by) {
@@ -84,9 +88,11 @@ func (q *Queue) Put(ctx context.Context, b *Batch) error {
 			q.notFull.Broadcast()
 			q.mu.Unlock()
 		})
+		q.blocked.Add(1)
 		for !q.closed && !q.fits(ev, by) && ctx.Err() == nil {
 			q.notFull.Wait()
 		}
+		q.blocked.Add(-1)
 		stop()
 	}
 	if q.closed {
@@ -165,6 +171,9 @@ func (q *Queue) Close() {
 type QueueFill struct {
 	Events, Bytes, Batches int64 // currently queued
 	MaxEvents, MaxBytes    int64 // bounds
+	// BlockedPuts is the number of Puts waiting for space: a non-zero value means the
+	// stage after the queue is the bottleneck (backpressure).
+	BlockedPuts int64
 }
 
 // Fill returns the current fill without taking the queue's lock (for metrics).
@@ -175,5 +184,7 @@ func (q *Queue) Fill() QueueFill {
 		Batches:   q.fillBatches.Load(),
 		MaxEvents: int64(q.maxEvents),
 		MaxBytes:  int64(q.maxBytes),
+
+		BlockedPuts: q.blocked.Load(),
 	}
 }

@@ -123,8 +123,12 @@ func (l *statsLogger) logPeriod(now time.Time, stages []StageStats, run RunnerSt
 			}
 			f = append(f, zap.Float64("events_per_s", round2(float64(ev)/secs)))
 		}
-		if s.Queue.Batches != 0 {
+		// The filters' queue is the pipeline queue, reported once under "pipeline".
+		if s.Kind == "output" && s.Queue.Batches != 0 {
 			f = append(f, zap.Int64("queue_events", s.Queue.Events), zap.Int64("queue_bytes", s.Queue.Bytes))
+		}
+		if s.Kind == "output" && s.Queue.BlockedPuts != 0 {
+			f = append(f, zap.Bool("backpressure", true))
 		}
 		if len(f) > 0 {
 			fields = append(fields, zap.Dict(s.ID, f...))
@@ -141,6 +145,9 @@ func (l *statsLogger) logPeriod(now time.Time, stages []StageStats, run RunnerSt
 	}
 	if run.Queue.Batches != 0 {
 		pf = append(pf, zap.Int64("queue_events", run.Queue.Events), zap.Int64("queue_bytes", run.Queue.Bytes))
+	}
+	if run.Queue.BlockedPuts != 0 {
+		pf = append(pf, zap.Int64("inputs_blocked", run.Queue.BlockedPuts))
 	}
 	if len(pf) > 0 {
 		fields = append(fields, zap.Dict("pipeline", pf...))
