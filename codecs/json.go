@@ -1,0 +1,350 @@
+package codecs
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/logpipe/logpipe/pipeline"
+)
+
+// Register adds the codecs of this package (json, line, rubydebug) to r.
+func Register(r *pipeline.Registry) {
+	r.AddCodec(pipeline.CodecType{
+		Name:       "json",
+		NewEncoder: func(a pipeline.Agent) pipeline.Encoder { return NewJSONEncoder(a) },
+		NewDecoder: func() pipeline.Decoder { return NewJSONDecoder() },
+	})
+	r.AddCodec(pipeline.CodecType{
+		Name:       "line",
+		NewEncoder: func(a pipeline.Agent) pipeline.Encoder { return LineEncoder{} },
+		NewDecoder: func() pipeline.Decoder { return LineDecoder{} },
+	})
+	r.AddCodec(pipeline.CodecType{
+		Name:       "rubydebug",
+		NewEncoder: func(a pipeline.Agent) pipeline.Encoder { return NewRubydebugEncoder(a) },
+	})
+}
+
+// JSONEncoder writes events in the wire format of DESIGN.md section 3. A line event
+// becomes
+//
+//	{"@timestamp":"2026-11-21T07:16:26.746Z",
+//	 "@metadata":{"beat":"logpipe","type":"_doc","version":"0.1.0","_id":"<id>"},
+//	 "message":"<line>",
+//	 "log":{"offset":182,"file":{"path":"...","device_id":"65024","inode":"10028677","fingerprint":"..."}},
+//	 "input":{"type":"filestream"},"host":{"name":"web1"},"ecs":{"version":"8.0.0"},
+//	 "agent":{"type":"logpipe","version":"0.1.0","name":"web1","id":"...","ephemeral_id":"..."}}
+//
+// (on one line), with "flags":["truncated"] after "file" when the line was cut, no
+// "fingerprint" while the file is shorter than the fingerprint size, and no "file" for a line
+// without origin. The _id is e.ID when set, otherwise derived from the file's IDPrefix and
+// the offset (pipeline.AppendEventID). A document event is written as its Doc, with
+// "@metadata":{...,"_id":e.ID} inserted first when e.ID is set, so it can be shipped again.
+//
+// The parts that depend only on the agent are precomputed: encoding a line event does not
+// allocate. A JSONEncoder is immutable and safe for concurrent use.
+type JSONEncoder struct {
+	meta   []byte // `"@metadata":{"beat":"logpipe","type":"_doc","version":"..."`
+	tail   []byte // `,"input":...,"agent":{...}}`
+	noMeta bool
+}
+
+// NewJSONEncoder returns the "json" codec's encoder for agent a.
+func NewJSONEncoder(a pipeline.Agent) *JSONEncoder {
+	var meta []byte
+	meta = append(meta, `"@metadata":{"beat":"`+beatName+`","type":"_doc","version":`...)
+	meta = AppendQuotedString(meta, a.Version)
+	return &JSONEncoder{meta: meta, tail: appendTail(nil, &a)}
+}
+
+// NewDocumentEncoder returns an encoder that writes the document an Elasticsearch output
+// indexes: the same JSON as NewJSONEncoder without "@metadata".
+func NewDocumentEncoder(a pipeline.Agent) *JSONEncoder {
+	return &JSONEncoder{tail: appendTail(nil, &a), noMeta: true}
+}
+
+// appendTail appends the members after "log", which depend only on the agent.
+func appendTail(dst []byte, a *pipeline.Agent) []byte {
+	dst = append(dst, `,"input":{"type":"`+inputType+`"},"host":{"name":`...)
+	dst = AppendQuotedString(dst, a.Hostname)
+	dst = append(dst, `},"ecs":{"version":"`+ecsVersion+`"},"agent":{"type":"`+beatName+`","version":`...)
+	dst = AppendQuotedString(dst, a.Version)
+	dst = append(dst, `,"name":`...)
+	dst = AppendQuotedString(dst, a.Hostname)
+	dst = append(dst, `,"id":`...)
+	dst = AppendQuotedString(dst, a.ID)
+	dst = append(dst, `,"ephemeral_id":`...)
+	dst = AppendQuotedString(dst, a.EphemeralID)
+	return append(dst, "}}"...)
+}
+
+// Encode implements pipeline.Encoder.
+func (enc *JSONEncoder) Encode(dst []byte, e *pipeline.Event) []byte {
+	if e.Doc != nil {
+		if enc.noMeta || e.ID == "" {
+			return append(dst, e.Doc...)
+		}
+		return appendDocWithMeta(dst, enc.meta, e)
+	}
+	return appendLine(dst, e, enc.meta, enc.noMeta, enc.tail, nil)
+}
+
+// AppendDocument appends the JSON document of e without "@metadata": for a line event the
+// wire format's fields (what the Elasticsearch output indexes), for a document event its
+// Doc. It does not allocate, but a DocumentEncoder (NewDocumentEncoder) is faster for many
+// events of one agent.
+func AppendDocument(dst []byte, e *pipeline.Event, a pipeline.Agent) []byte {
+	if e.Doc != nil {
+		return append(dst, e.Doc...)
+	}
+	return appendLine(dst, e, nil, true, nil, &a)
+}
+
+// appendDocWithMeta writes Doc with @metadata (meta + _id) as its first member.
+func appendDocWithMeta(dst, meta []byte, e *pipeline.Event) []byte {
+	open := openBrace(e.Doc)
+	if open < 0 {
+		return append(dst, e.Doc...)
+	}
+	dst = append(dst, '{')
+	dst = append(dst, meta...)
+	dst = append(dst, `,"_id":`...)
+	dst = AppendQuotedString(dst, e.ID)
+	dst = append(dst, '}')
+	rest := skipWS(e.Doc, open+1)
+	if rest < len(e.Doc) && e.Doc[rest] != '}' {
+		dst = append(dst, ',')
+	}
+	return append(dst, e.Doc[rest:]...)
+}
+
+// appendLine writes a line event. With noMeta, @metadata is left out; tail is the
+// precomputed agent part, or nil to compute it from a.
+func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []byte, a *pipeline.Agent) []byte {
+	dst = append(dst, `{"@timestamp":"`...)
+	dst = AppendTimestamp(dst, e.Timestamp)
+	dst = append(dst, '"')
+	if !noMeta {
+		dst = append(dst, ',')
+		dst = append(dst, meta...)
+		if e.ID != "" {
+			dst = append(dst, `,"_id":`...)
+			dst = AppendQuotedString(dst, e.ID)
+		} else if e.File != nil {
+			dst = append(dst, `,"_id":"`...)
+			dst = pipeline.AppendEventID(dst, e.File.IDPrefix, e.Offset)
+			dst = append(dst, '"')
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"message":`...)
+	dst = AppendQuoted(dst, e.Message)
+	dst = append(dst, `,"log":{"offset":`...)
+	dst = strconv.AppendInt(dst, e.Offset, 10)
+	if f := e.File; f != nil {
+		dst = append(dst, `,"file":{"path":`...)
+		dst = AppendQuotedString(dst, f.Path)
+		dst = append(dst, `,"device_id":"`...)
+		dst = strconv.AppendUint(dst, f.DeviceID, 10)
+		dst = append(dst, `","inode":"`...)
+		dst = strconv.AppendUint(dst, f.Inode, 10)
+		dst = append(dst, '"')
+		if f.Fingerprint != "" {
+			dst = append(dst, `,"fingerprint":`...)
+			dst = AppendQuotedString(dst, f.Fingerprint)
+		}
+		dst = append(dst, '}')
+	}
+	if e.Flags&pipeline.FlagTruncated != 0 {
+		dst = append(dst, `,"flags":["truncated"]`...)
+	}
+	dst = append(dst, '}')
+	if tail != nil {
+		return append(dst, tail...)
+	}
+	return appendTail(dst, a)
+}
+
+// JSONDecoder is the "json" codec's decoder: it turns a Kafka record value written by
+// logpipe, Filebeat or Logstash into a document event. See Decode.
+//
+// A JSONDecoder keeps a scratch buffer: use one per goroutine.
+type JSONDecoder struct {
+	scratch []byte // the message with invalid UTF-8 replaced
+	id      []byte // the decoded _id
+	oneLine []byte // the message with line breaks outside strings made spaces
+}
+
+// NewJSONDecoder returns a decoder.
+func NewJSONDecoder() *JSONDecoder { return &JSONDecoder{} }
+
+// Decode implements pipeline.Decoder. For a JSON object it appends the object without its
+// "@metadata" member to dst (members otherwise as they were, line breaks between tokens
+// turned into spaces, so Doc is always one line), sets e.ID from @metadata._id
+// and e.Timestamp from @timestamp. When @timestamp is missing, "@timestamp":<recordTime> is
+// added; when it cannot be parsed, Logstash's convention applies: the value moves to
+// "_@timestamp", @timestamp becomes recordTime and the tag "_timestampparsefailure" is
+// added. Invalid UTF-8 in the message is replaced by U+FFFD. Anything that is not a JSON
+// object becomes {"@timestamp":<recordTime>,"message":<the raw text>,
+// "tags":["_jsonparsefailure"]}. e.Doc points into the returned slice.
+func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.Event) []byte {
+	e.ID = ""
+	start := len(dst)
+	raw := msg
+	open := openBrace(msg)
+	if open < 0 {
+		return decodeFailure(dst, raw, recordTime, e, true)
+	}
+	if !utf8.Valid(msg) {
+		// In a well-formed object invalid bytes can only be inside strings, where U+FFFD is
+		// a valid replacement; outside strings the replacement stays invalid and the member
+		// walk below rejects the message.
+		d.scratch = appendValidUTF8(d.scratch[:0], msg)
+		msg = d.scratch
+		open = openBrace(msg)
+	}
+	if hasByte(msg, '\n') || hasByte(msg, '\r') {
+		// pretty-printed JSON: keep Doc on one line (the Elasticsearch _bulk body is NDJSON)
+		d.oneLine = appendOneLine(d.oneLine[:0], msg)
+		msg = d.oneLine
+		open = openBrace(msg)
+	}
+	e.Timestamp = recordTime.UTC()
+	tsState := 0 // 0 missing, 1 ok, 2 unparsable
+	dst = append(dst, '{')
+	first := true
+	it := newMemberIter(msg, open)
+	for {
+		m, ok := it.next()
+		if !ok {
+			break
+		}
+		key := msg[m.keyStart:m.keyEnd]
+		val := msg[m.valStart:m.valEnd]
+		switch {
+		case keyEquals(key, sbytes("@metadata")):
+			if id, ok := Lookup(val, "_id"); ok && len(id) > 0 && id[0] == '"' {
+				var err error
+				if d.id, err = AppendUnquoted(d.id[:0], id); err == nil && len(d.id) > 0 {
+					e.ID = string(d.id)
+				}
+			}
+			continue
+		case keyEquals(key, sbytes("@timestamp")):
+			if tsState != 0 {
+				continue // a duplicate: keep the first
+			}
+			if t, ok := ParseTimestamp(val); ok {
+				e.Timestamp = t
+				tsState = 1
+				if val[0] != '"' {
+					if !first {
+						dst = append(dst, ',')
+					}
+					first = false
+					dst = append(dst, `"@timestamp":"`...)
+					dst = AppendTimestamp(dst, t)
+					dst = append(dst, '"')
+					continue
+				}
+			} else {
+				tsState = 2
+				if !first {
+					dst = append(dst, ',')
+				}
+				first = false
+				dst = append(dst, `"_@timestamp":`...)
+				dst = append(dst, val...)
+				continue
+			}
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, msg[m.keyStart:m.valEnd]...)
+	}
+	if it.bad || skipWS(msg, it.close+1) != len(msg) {
+		// not one well-formed object: the member walk validated every value on the way
+		e.ID = ""
+		return decodeFailure(dst[:start], raw, recordTime, e, true)
+	}
+	if tsState != 1 {
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"@timestamp":"`...)
+		dst = AppendTimestamp(dst, e.Timestamp)
+		dst = append(dst, '"')
+	}
+	dst = append(dst, '}')
+	if tsState == 2 {
+		dst = append(dst[:start], AppendTag(dst[start:], "_timestampparsefailure")...)
+	}
+	e.Doc = dst[start:len(dst):len(dst)]
+	return dst
+}
+
+// decodeFailure writes the event for a message that is not a JSON object (Logstash's
+// _jsonparsefailure convention), or a plain line when tag is false.
+func decodeFailure(dst, msg []byte, recordTime time.Time, e *pipeline.Event, tag bool) []byte {
+	start := len(dst)
+	e.Timestamp = recordTime.UTC()
+	dst = append(dst, `{"@timestamp":"`...)
+	dst = AppendTimestamp(dst, e.Timestamp)
+	dst = append(dst, `","message":`...)
+	dst = AppendQuoted(dst, msg)
+	if tag {
+		dst = append(dst, `,"tags":["_jsonparsefailure"]`...)
+	}
+	dst = append(dst, '}')
+	e.Doc = dst[start:len(dst):len(dst)]
+	return dst
+}
+
+// appendValidUTF8 appends b with each byte of invalid UTF-8 replaced by U+FFFD.
+func appendValidUTF8(dst, b []byte) []byte {
+	start := 0
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, b[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(dst, b[start:]...)
+}
+
+// appendOneLine appends b with every CR and LF outside JSON strings replaced by a space.
+// A line break inside a string is invalid JSON and is left for the validation to reject.
+func appendOneLine(dst, b []byte) []byte {
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '\n' || c == '\r':
+			c = ' '
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}

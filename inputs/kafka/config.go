@@ -1,0 +1,205 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logpipe/logpipe/pipeline"
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// Config is the typed configuration of an input "kafka" block.
+//
+// The fields without an hcl tag are derived by Validate. Partitions and ReplicationFactor are
+// not used by the input itself: `logpipe setup --topic` reads them to create missing topics.
+type Config struct {
+	Brokers           []string `hcl:"brokers"`
+	Topics            []string `hcl:"topics"`
+	GroupID           string   `hcl:"group_id"`
+	StartOffset       string   `hcl:"start_offset,optional"`       // earliest | latest; default earliest
+	Codec             string   `hcl:"codec,optional"`              // default json
+	CommitInterval    string   `hcl:"commit_interval,optional"`    // default 1s
+	MaxInFlight       int      `hcl:"max_in_flight,optional"`      // unacked batches per partition; default 8
+	BatchEvents       int      `hcl:"batch_events,optional"`       // default 2048
+	BatchBytes        string   `hcl:"batch_bytes,optional"`        // default 1MiB; also the fetch size
+	FetchMaxWait      string   `hcl:"fetch_max_wait,optional"`     // default 500ms
+	ClientID          string   `hcl:"client_id,optional"`          // default logpipe
+	SessionTimeout    string   `hcl:"session_timeout,optional"`    // default 30s
+	RebalanceTimeout  string   `hcl:"rebalance_timeout,optional"`  // default 30s
+	HeartbeatInterval string   `hcl:"heartbeat_interval,optional"` // default 3s
+	Partitions        int      `hcl:"partitions,optional"`         // for setup; default 3
+	ReplicationFactor int      `hcl:"replication_factor,optional"` // for setup; default 2
+
+	// Derived by Validate.
+	StartAt           int64 // kafka-go FirstOffset or LastOffset
+	CommitEvery       time.Duration
+	BatchByteLimit    int
+	FetchWait         time.Duration
+	SessionTimeoutD   time.Duration
+	RebalanceTimeoutD time.Duration
+	HeartbeatD        time.Duration
+}
+
+// Defaults of the optional attributes.
+const (
+	DefaultStartOffset       = "earliest"
+	DefaultCodec             = "json"
+	DefaultCommitInterval    = "1s"
+	DefaultMaxInFlight       = 8
+	DefaultBatchEvents       = 2048
+	DefaultBatchBytes        = "1MiB"
+	DefaultFetchMaxWait      = "500ms"
+	DefaultClientID          = "logpipe"
+	DefaultSessionTimeout    = "30s"
+	DefaultRebalanceTimeout  = "30s"
+	DefaultHeartbeatInterval = "3s"
+	DefaultPartitions        = 3
+	DefaultReplicationFactor = 2
+)
+
+// DefaultConfig returns a Config holding the defaults of every optional attribute.
+func DefaultConfig() *Config {
+	return &Config{
+		StartOffset:       DefaultStartOffset,
+		Codec:             DefaultCodec,
+		CommitInterval:    DefaultCommitInterval,
+		MaxInFlight:       DefaultMaxInFlight,
+		BatchEvents:       DefaultBatchEvents,
+		BatchBytes:        DefaultBatchBytes,
+		FetchMaxWait:      DefaultFetchMaxWait,
+		ClientID:          DefaultClientID,
+		SessionTimeout:    DefaultSessionTimeout,
+		RebalanceTimeout:  DefaultRebalanceTimeout,
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		Partitions:        DefaultPartitions,
+		ReplicationFactor: DefaultReplicationFactor,
+	}
+}
+
+// Validate checks the attributes and fills the derived fields.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, pipeline.AttrErrorf("brokers", "at least one broker address (host:port) is required"))
+	}
+	for _, b := range c.Brokers {
+		if _, port, ok := strings.Cut(b, ":"); !ok || b == "" || port == "" || strings.HasPrefix(b, ":") {
+			errs = append(errs, pipeline.AttrErrorf("brokers", "%q is not a host:port address", b))
+		}
+	}
+	if len(c.Topics) == 0 {
+		errs = append(errs, pipeline.AttrErrorf("topics", "at least one topic is required"))
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Topics {
+		switch {
+		case t == "":
+			errs = append(errs, pipeline.AttrErrorf("topics", "a topic name must not be empty"))
+		case seen[t]:
+			errs = append(errs, pipeline.AttrErrorf("topics", "topic %q is listed twice", t))
+		}
+		seen[t] = true
+	}
+	if strings.TrimSpace(c.GroupID) == "" {
+		errs = append(errs, pipeline.AttrErrorf("group_id", "a consumer group id is required"))
+	}
+	switch c.StartOffset {
+	case "earliest":
+		c.StartAt = kafkago.FirstOffset
+	case "latest":
+		c.StartAt = kafkago.LastOffset
+	default:
+		errs = append(errs, pipeline.AttrErrorf("start_offset", "%q is not one of earliest, latest", c.StartOffset))
+	}
+	if c.Codec == "" {
+		errs = append(errs, pipeline.AttrErrorf("codec", "must not be empty"))
+	}
+	dur := func(attr, v string, min time.Duration, dst *time.Duration) {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			errs = append(errs, pipeline.AttrErrorf(attr, "%q is not a duration such as \"1s\" or \"500ms\"", v))
+		case d < min:
+			errs = append(errs, pipeline.AttrErrorf(attr, "%s is below the minimum of %s", d, min))
+		default:
+			*dst = d
+		}
+	}
+	dur("commit_interval", c.CommitInterval, 10*time.Millisecond, &c.CommitEvery)
+	dur("fetch_max_wait", c.FetchMaxWait, time.Millisecond, &c.FetchWait)
+	dur("session_timeout", c.SessionTimeout, 100*time.Millisecond, &c.SessionTimeoutD)
+	dur("rebalance_timeout", c.RebalanceTimeout, 100*time.Millisecond, &c.RebalanceTimeoutD)
+	dur("heartbeat_interval", c.HeartbeatInterval, 10*time.Millisecond, &c.HeartbeatD)
+	if c.HeartbeatD > 0 && c.SessionTimeoutD > 0 && c.HeartbeatD >= c.SessionTimeoutD {
+		errs = append(errs, pipeline.AttrErrorf("heartbeat_interval", "%s must be below session_timeout (%s); a third of it is usual", c.HeartbeatD, c.SessionTimeoutD))
+	}
+	if c.FetchWait > 0 && c.FetchWait > time.Minute {
+		errs = append(errs, pipeline.AttrErrorf("fetch_max_wait", "%s is above the maximum of 1m", c.FetchWait))
+	}
+	if c.MaxInFlight < 1 {
+		errs = append(errs, pipeline.AttrErrorf("max_in_flight", "must be at least 1, got %d", c.MaxInFlight))
+	}
+	if c.BatchEvents < 1 {
+		errs = append(errs, pipeline.AttrErrorf("batch_events", "must be at least 1, got %d", c.BatchEvents))
+	}
+	if n, err := parseBytes(c.BatchBytes); err != nil {
+		errs = append(errs, pipeline.AttrErrorf("batch_bytes", "%v", err))
+	} else if n < 1024 || n > 256<<20 {
+		errs = append(errs, pipeline.AttrErrorf("batch_bytes", "%s must be between 1KiB and 256MiB", c.BatchBytes))
+	} else {
+		c.BatchByteLimit = int(n)
+	}
+	if c.ClientID == "" {
+		errs = append(errs, pipeline.AttrErrorf("client_id", "must not be empty"))
+	}
+	if c.Partitions < 1 {
+		errs = append(errs, pipeline.AttrErrorf("partitions", "must be at least 1, got %d", c.Partitions))
+	}
+	if c.ReplicationFactor < 1 || c.ReplicationFactor > 32767 {
+		errs = append(errs, pipeline.AttrErrorf("replication_factor", "must be between 1 and 32767, got %d", c.ReplicationFactor))
+	}
+	return errors.Join(errs...)
+}
+
+// parseBytes parses a byte size such as "512", "64KiB", "16MiB", "1GB" (KB/MB/GB are
+// decimal, KiB/MiB/GiB binary). It is local because pipeline has no ParseBytes yet.
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && (t[i] >= '0' && t[i] <= '9') {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("%q is not a byte size such as \"1MiB\" or \"512KiB\"", s)
+	}
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a byte size: %w", s, err)
+	}
+	var mult int64
+	switch strings.ToLower(strings.TrimSpace(t[i:])) {
+	case "", "b":
+		mult = 1
+	case "k", "kb":
+		mult = 1000
+	case "kib":
+		mult = 1 << 10
+	case "m", "mb":
+		mult = 1000 * 1000
+	case "mib":
+		mult = 1 << 20
+	case "g", "gb":
+		mult = 1000 * 1000 * 1000
+	case "gib":
+		mult = 1 << 30
+	default:
+		return 0, fmt.Errorf("%q has an unknown unit (use B, KB, KiB, MB, MiB, GB, GiB)", s)
+	}
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return n * mult, nil
+}

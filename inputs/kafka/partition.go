@@ -1,0 +1,406 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/logpipe/logpipe/pipeline"
+	kafkago "github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
+)
+
+// partition consumes one assigned partition during one generation.
+type partition struct {
+	gs     *generation
+	in     *Input
+	log    *zap.Logger
+	topic  string
+	id     int
+	domain string // "topic/partition"
+	// assigned is the offset from the assignment: the group's committed offset, or
+	// FirstOffset/LastOffset when the group has none.
+	assigned int64
+	// tracker is nil until the start offset is resolved; it is replaced only when the
+	// position moves backwards (offset out of range after a topic was recreated).
+	tracker atomic.Pointer[pipeline.Tracker]
+	acked   chan struct{} // signalled by every ack of this partition's batches
+	reached atomic.Bool   // once mode: fetched up to the end offset
+	end     int64         // once mode: end offset seen at start; -1 otherwise
+
+	lastCommitted int64 // guarded by gs.mu
+	emittedEnd    int64 // end of the last batch added to tracker (owned by run)
+
+	msgs []kafkago.Message // reused fetch buffer
+	dec  pipeline.Decoder
+}
+
+func newPartition(gs *generation, topic string, id int, assigned int64) *partition {
+	p := &partition{
+		gs:            gs,
+		in:            gs.in,
+		topic:         topic,
+		id:            id,
+		domain:        topic + "/" + strconv.Itoa(id),
+		assigned:      assigned,
+		acked:         make(chan struct{}, 1),
+		end:           -1,
+		lastCommitted: assigned,
+		dec:           gs.in.newDec(),
+	}
+	p.log = gs.log.With(zap.String("partition", p.domain))
+	if gs.in.stage.Once {
+		if e, ok := gs.in.ends[topicPartition{topic, id}]; ok {
+			p.end = e
+		}
+	}
+	return p
+}
+
+func (p *partition) onAck(tr *pipeline.Tracker, tk pipeline.Ticket) func() {
+	return func() {
+		tr.Ack(tk)
+		select {
+		case p.acked <- struct{}{}:
+		default:
+		}
+		select {
+		case p.gs.acked <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// run fetches and emits until ctx ends or, in once mode, the end offset is reached.
+func (p *partition) run(ctx context.Context) {
+	cfg := p.in.cfg
+	next, err := p.resolve(ctx, p.assigned)
+	if err != nil {
+		return // ctx ended
+	}
+	p.tracker.Store(pipeline.NewTracker(next))
+	p.emittedEnd = next
+	p.log.Debug("consuming partition", zap.Int64("offset", next))
+
+	var conn *kafkago.Conn
+	var unlink func() bool
+	closeConn := func() {
+		if conn != nil {
+			unlink()
+			conn.Close()
+			conn = nil
+		}
+	}
+	defer closeConn()
+	failures := 0
+	for ctx.Err() == nil {
+		if p.end >= 0 && next >= p.end {
+			p.reached.Store(true)
+			p.in.signalReached()
+			p.log.Debug("once: reached the end offset", zap.Int64("offset", next))
+			return
+		}
+		if !p.waitInFlight(ctx) {
+			return
+		}
+		if failures > 0 && !sleep(ctx, pipeline.DefaultBackoff.Delay(failures)) {
+			return
+		}
+		if conn == nil {
+			c, err := p.dial(ctx)
+			if err != nil {
+				failures++
+				p.log.Warn("cannot connect to the partition leader; retrying",
+					zap.Strings("brokers", cfg.Brokers), zap.Int("attempt", failures), zap.Error(err))
+				continue
+			}
+			conn = c
+			unlink = context.AfterFunc(ctx, func() { c.Close() })
+		}
+		n, pos, err := p.fetch(ctx, conn, next)
+		if err == nil {
+			failures = 0
+			if n == 0 && pos > next {
+				// Only compacted records or control markers: move past them.
+				p.skipTo(pos)
+			}
+		}
+		if pos > next {
+			next = pos
+		}
+		if err == nil {
+			continue
+		}
+		var ee *emitError
+		if ctx.Err() != nil || errors.As(err, &ee) {
+			return // the pipeline does not take batches any more
+		}
+		switch {
+		case errors.Is(err, kafkago.OffsetOutOfRange):
+			closeConn()
+			reset, rerr := p.resolve(ctx, cfg.StartAt)
+			if rerr != nil {
+				return
+			}
+			p.log.Warn("offset out of range; resetting by start_offset",
+				zap.Int64("offset", next), zap.Int64("reset_to", reset), zap.String("start_offset", cfg.StartOffset))
+			if !p.moveTo(ctx, reset) {
+				return
+			}
+			next = reset
+		case errors.Is(err, kafkago.RequestTimedOut):
+			// The broker had nothing within fetch_max_wait: fetch again.
+		default:
+			failures++
+			closeConn()
+			p.log.Warn("fetch failed; reconnecting", zap.Strings("brokers", cfg.Brokers),
+				zap.Int64("offset", next), zap.Int("attempt", failures), zap.Error(err))
+		}
+	}
+}
+
+// moveTo sets the position to off after an offset reset. A forward move is recorded in the
+// tracker (the skipped range is gone from Kafka); a backward move waits for every emitted
+// batch to be acknowledged and starts a new tracker.
+func (p *partition) moveTo(ctx context.Context, off int64) bool {
+	if off >= p.emittedEnd {
+		p.skipTo(off)
+		return true
+	}
+	tr := p.tracker.Load()
+	for tr.Pending() > 0 {
+		select {
+		case <-p.acked:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	p.tracker.Store(pipeline.NewTracker(off))
+	p.emittedEnd = off
+	return true
+}
+
+// skipTo moves the position forward over offsets that hold no records to emit.
+func (p *partition) skipTo(off int64) {
+	tr := p.tracker.Load()
+	tr.Ack(tr.Add(off))
+	p.emittedEnd = off
+}
+
+// waitInFlight blocks while max_in_flight batches of this partition are unacknowledged.
+func (p *partition) waitInFlight(ctx context.Context) bool {
+	tr := p.tracker.Load()
+	for tr.Pending() >= p.in.cfg.MaxInFlight {
+		select {
+		case <-p.acked:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// resolve turns FirstOffset/LastOffset into an absolute offset, retrying until ctx ends.
+func (p *partition) resolve(ctx context.Context, off int64) (int64, error) {
+	if off >= 0 {
+		return off, nil
+	}
+	var abs int64
+	err := pipeline.Retry(ctx, pipeline.DefaultBackoff, func(attempt int, err error, delay time.Duration) {
+		p.log.Warn("cannot read the partition's offsets; retrying", zap.Strings("brokers", p.in.cfg.Brokers),
+			zap.Int("attempt", attempt), zap.Error(err))
+	}, func(ctx context.Context) error {
+		offs, err := p.in.listOffsets(ctx, p.topic, []int{p.id}, off)
+		if err != nil {
+			return err
+		}
+		abs = offs[p.id]
+		return nil
+	})
+	return abs, err
+}
+
+// dial connects to the current leader of the partition.
+func (p *partition) dial(ctx context.Context) (*kafkago.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	md, err := p.in.client.Metadata(dctx, &kafkago.MetadataRequest{Topics: []string{p.topic}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	for _, t := range md.Topics {
+		if t.Name != p.topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("metadata of topic %q: %w", p.topic, t.Error)
+		}
+		for _, pt := range t.Partitions {
+			if pt.ID != p.id {
+				continue
+			}
+			if pt.Error != nil && !errors.Is(pt.Error, kafkago.ReplicaNotAvailable) {
+				return nil, fmt.Errorf("metadata of %s: %w", p.domain, pt.Error)
+			}
+			if pt.Leader.Host == "" {
+				return nil, fmt.Errorf("%s has no leader", p.domain)
+			}
+			return p.in.dialer.DialPartition(dctx, "tcp", "", pt)
+		}
+	}
+	return nil, fmt.Errorf("%s not found in metadata", p.domain)
+}
+
+// fetch reads one chunk starting at off, emits it as one or more batches (split by
+// batch_events and batch_bytes), and returns the number of records and the position after
+// the chunk.
+func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (int, int64, error) {
+	cfg := p.in.cfg
+	if _, err := conn.Seek(off, kafkago.SeekAbsolute|kafkago.SeekDontCheck); err != nil {
+		return 0, off, err
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(cfg.FetchWait + 10*time.Second)); err != nil {
+		return 0, off, err
+	}
+	b := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: cfg.BatchByteLimit, MaxWait: cfg.FetchWait})
+	msgs := p.msgs[:0]
+	var rerr error
+	for {
+		m, err := b.ReadMessage()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				rerr = err
+			}
+			break
+		}
+		msgs = append(msgs, m)
+	}
+	pos := b.Offset()
+	if err := b.Close(); err != nil && rerr == nil {
+		rerr = err
+	}
+	p.msgs = msgs
+	if p.end >= 0 && pos > p.end {
+		// Once mode: nothing at or beyond the end offset seen at start.
+		n := len(msgs)
+		for n > 0 && msgs[n-1].Offset >= p.end {
+			n--
+		}
+		clear(msgs[n:])
+		msgs, pos, rerr = msgs[:n], p.end, nil
+	}
+	if len(msgs) > 0 {
+		// Records read before an error are good: emit them, and report the error after.
+		if last := msgs[len(msgs)-1].Offset + 1; rerr != nil {
+			pos = last
+		} else {
+			pos = max(pos, last)
+		}
+		if err := p.emitChunk(ctx, msgs, pos); err != nil {
+			clear(p.msgs[:cap(p.msgs)])
+			return 0, off, err
+		}
+	}
+	clear(p.msgs) // drop references to the record values
+	if rerr != nil {
+		return len(msgs), pos, rerr
+	}
+	return len(msgs), max(pos, off), nil
+}
+
+// emitChunk decodes msgs into batches of at most batch_events events and about
+// batch_bytes bytes; the last batch ends at pos.
+func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos int64) error {
+	cfg := p.in.cfg
+	for start := 0; start < len(msgs); {
+		if start > 0 && !p.waitInFlight(ctx) {
+			return &emitError{ctx.Err()}
+		}
+		end, size := start, 0
+		for end < len(msgs) && end-start < cfg.BatchEvents && (end == start || size+len(msgs[end].Value) <= cfg.BatchByteLimit) {
+			size += len(msgs[end].Value)
+			end++
+		}
+		batchEnd := msgs[end-1].Offset + 1
+		if end == len(msgs) {
+			batchEnd = pos
+		}
+		events := p.decode(msgs[start:end], size)
+		tr := p.tracker.Load()
+		batchEnd = max(batchEnd, p.emittedEnd) // never below an earlier batch's end
+		tk := tr.Add(batchEnd)
+		p.emittedEnd = batchEnd
+		if err := p.in.emit(ctx, pipeline.NewBatch(p.domain, events, p.onAck(tr, tk))); err != nil {
+			// Never acked: the position stays below this batch.
+			return &emitError{err}
+		}
+		start = end
+	}
+	return nil
+}
+
+// decode turns records into document events. Documents share one buffer per batch; ids of
+// events without @metadata._id ("<topic>-<partition>-<offset>") share one string.
+func (p *partition) decode(msgs []kafkago.Message, size int) []pipeline.Event {
+	events := make([]pipeline.Event, len(msgs))
+	buf := make([]byte, 0, size+len(msgs)*64)
+	missing := 0
+	for i := range msgs {
+		m := &msgs[i]
+		e := &events[i]
+		buf = p.dec.Decode(buf, m.Value, m.Time.UTC(), e)
+		e.Topic = p.topic
+		e.Partition = int32(p.id)
+		e.Offset = m.Offset
+		if e.ID == "" {
+			missing++
+		}
+	}
+	if missing > 0 {
+		ids := make([]byte, 0, missing*(len(p.domain)+12))
+		bounds := make([]int, 0, missing+1)
+		for i := range events {
+			if events[i].ID != "" {
+				continue
+			}
+			bounds = append(bounds, len(ids))
+			ids = append(ids, p.topic...)
+			ids = append(ids, '-')
+			ids = strconv.AppendInt(ids, int64(p.id), 10)
+			ids = append(ids, '-')
+			ids = strconv.AppendInt(ids, events[i].Offset, 10)
+		}
+		bounds = append(bounds, len(ids))
+		all := string(ids)
+		k := 0
+		for i := range events {
+			if events[i].ID != "" {
+				continue
+			}
+			events[i].ID = all[bounds[k]:bounds[k+1]]
+			k++
+		}
+	}
+	return events
+}
+
+// emitError is a failed emit: the pipeline stopped taking batches.
+type emitError struct{ err error }
+
+func (e *emitError) Error() string { return "emit: " + e.err.Error() }
+func (e *emitError) Unwrap() error { return e.err }
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
