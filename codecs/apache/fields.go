@@ -1,0 +1,384 @@
+package apache
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"github.com/logpipe/logpipe/codecs"
+)
+
+// Dataset is the event.dataset value of parsed events.
+const Dataset = "apache.access"
+
+// group is one top-level object of the output ("source", "http", ...).
+type group uint8
+
+const (
+	gSource group = iota
+	gDestination
+	gUser
+	gHTTP
+	gURL
+	gUserAgent
+	gTLS
+	gApache
+	gEvent
+	nGroups
+)
+
+// groupNames are the top-level member names, indexed by group.
+var groupNames = [nGroups]string{"source", "destination", "user", "http", "url", "user_agent", "tls", "apache", "event"}
+
+// Writer appends the ECS fields of a parsed Record as JSON. It keeps a scratch buffer for
+// percent-decoding, so a Writer must not be used by two goroutines at once; the zero value
+// is ready to use.
+type Writer struct {
+	scratch []byte
+}
+
+// AppendFields appends the fields of r as JSON object members, without the enclosing
+// braces: `"@timestamp":"...","source":{...},...,"event":{...}`. created is the raw JSON
+// value of event.created (the time the line was read, e.g. the event's previous
+// @timestamp), or nil to leave event.created out. The output is always a valid sequence of
+// members: `{` + AppendFields(...) + `}` is a JSON object.
+func (w *Writer) AppendFields(dst []byte, r *Record, created []byte) []byte {
+	dst = append(dst, `"@timestamp":"`...)
+	dst = appendTime(dst, r.Time)
+	dst = append(dst, '"')
+	for g := group(0); g < nGroups; g++ {
+		n := len(dst)
+		dst = append(dst, ',')
+		dst = codecs.AppendQuotedString(dst, groupNames[g])
+		dst = append(dst, ':')
+		var ok bool
+		dst, ok = w.appendGroup(dst, g, r, created)
+		if !ok {
+			dst = dst[:n]
+		}
+	}
+	return dst
+}
+
+// appendTime appends Unix seconds as "2016-12-26T14:16:29.000Z" (without quotes).
+func appendTime(dst []byte, sec int64) []byte {
+	return codecs.AppendTimestamp(dst, time.Unix(sec, 0))
+}
+
+// obj helps write one JSON object member by member.
+type obj struct {
+	dst   []byte
+	empty bool
+}
+
+func (o *obj) key(k string) {
+	if o.empty {
+		o.empty = false
+	} else {
+		o.dst = append(o.dst, ',')
+	}
+	o.dst = append(o.dst, '"')
+	o.dst = append(o.dst, k...)
+	o.dst = append(o.dst, '"', ':')
+}
+
+func (o *obj) str(k string, v []byte) {
+	o.key(k)
+	o.dst = codecs.AppendQuoted(o.dst, v)
+}
+
+func (o *obj) lit(k string, v string) {
+	o.key(k)
+	o.dst = append(o.dst, '"')
+	o.dst = append(o.dst, v...)
+	o.dst = append(o.dst, '"')
+}
+
+func (o *obj) num(k string, v int64) {
+	o.key(k)
+	o.dst = strconv.AppendInt(o.dst, v, 10)
+}
+
+func (o *obj) raw(k string, v []byte) {
+	o.key(k)
+	o.dst = append(o.dst, v...)
+}
+
+// open starts a nested object member; close ends it.
+func (o *obj) open(k string) {
+	o.key(k)
+	o.dst = append(o.dst, '{')
+	o.empty = true
+}
+
+func (o *obj) close() {
+	o.dst = append(o.dst, '}')
+	o.empty = false
+}
+
+// appendGroup appends the JSON object of group g (with braces) and reports whether it has
+// any member; when it has none, the caller discards what was appended.
+func (w *Writer) appendGroup(dst []byte, g group, r *Record, created []byte) ([]byte, bool) {
+	o := obj{dst: append(dst, '{'), empty: true}
+	switch g {
+	case gSource:
+		switch {
+		case r.VHost != nil && r.ClientIP:
+			// Filebeat's vhost pattern captures the client straight into source.ip.
+			o.str("ip", r.Client)
+		default:
+			o.str("address", r.Client)
+			if r.ClientIP {
+				o.str("ip", r.Client)
+			} else if isHostname(r.Client) {
+				o.str("domain", r.Client)
+			}
+		}
+	case gDestination:
+		if r.VHost != nil {
+			o.str("domain", r.VHost)
+			if r.VHostPort >= 0 {
+				o.num("port", int64(r.VHostPort))
+			}
+		}
+	case gUser:
+		if r.User != nil {
+			o.str("name", r.User)
+		}
+	case gHTTP:
+		if r.Method != nil || r.HasReferrer {
+			o.open("request")
+			if r.Method != nil {
+				o.str("method", r.Method)
+			}
+			if r.HasReferrer {
+				o.str("referrer", r.Referrer)
+			}
+			o.close()
+		}
+		if r.Version != nil {
+			o.str("version", r.Version)
+		}
+		if r.Status >= 0 || r.Bytes >= 0 {
+			o.open("response")
+			if r.Status >= 0 {
+				o.num("status_code", int64(r.Status))
+			}
+			if r.Bytes >= 0 {
+				o.open("body")
+				o.num("bytes", r.Bytes)
+				o.close()
+			}
+			o.close()
+		}
+	case gURL:
+		if r.URL != nil {
+			w.appendURL(&o, r)
+		} else if r.VHost != nil {
+			o.str("domain", r.VHost)
+		}
+	case gUserAgent:
+		if r.HasUserAgent {
+			o.str("original", r.UserAgent)
+		}
+	case gTLS:
+		if r.Format == FormatSSL {
+			o.str("cipher", r.SSLCipher)
+			if proto, ver, ok := tlsVersion(r.SSLProtocol); ok {
+				o.key("version")
+				o.dst = append(o.dst, '"')
+				o.dst = append(o.dst, ver...)
+				if bytes.IndexByte(ver, '.') < 0 {
+					o.dst = append(o.dst, ".0"...)
+				}
+				o.dst = append(o.dst, '"')
+				o.key("version_protocol")
+				o.dst = append(o.dst, '"')
+				for _, c := range proto {
+					o.dst = append(o.dst, lower(c))
+				}
+				o.dst = append(o.dst, '"')
+			}
+		}
+	case gApache:
+		if r.Format == FormatSSL {
+			o.open("access")
+			o.open("ssl")
+			o.str("protocol", r.SSLProtocol)
+			o.str("cipher", r.SSLCipher)
+			o.close()
+			o.close()
+		}
+	case gEvent:
+		o.lit("kind", "event")
+		o.lit("category", "web")
+		if r.Status >= 0 {
+			if r.Status < 400 {
+				o.lit("outcome", "success")
+			} else {
+				o.lit("outcome", "failure")
+			}
+		}
+		o.lit("module", "apache")
+		o.lit("dataset", Dataset)
+		if created != nil {
+			o.raw("created", created)
+		}
+	}
+	if o.empty {
+		return o.dst, false
+	}
+	return append(o.dst, '}'), true
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// tlsVersion splits a mod_ssl protocol such as "TLSv1.2" or "SSLv3" at its one 'v' (any
+// case) into the protocol name and version, as Filebeat's pipeline does. Only plain ASCII
+// letters, digits and dots are accepted, so the parts can be written without escaping.
+func tlsVersion(p []byte) (proto, ver []byte, ok bool) {
+	at := -1
+	for i, c := range p {
+		switch {
+		case c == 'v' || c == 'V':
+			if at >= 0 {
+				return nil, nil, false
+			}
+			at = i
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.':
+		default:
+			return nil, nil, false
+		}
+	}
+	if at <= 0 || at == len(p)-1 {
+		return nil, nil, false
+	}
+	return p[:at], p[at+1:], true
+}
+
+// appendURL writes the url.* members the way Elasticsearch's uri_parts processor splits a
+// request target: original as logged; scheme, domain and port of an absolute URL; path,
+// query and fragment percent-decoded; extension of the last path segment.
+func (w *Writer) appendURL(o *obj, r *Record) {
+	u := r.URL
+	o.str("original", u)
+	rest := u
+	domainSet := false
+	if s, host, port, after, ok := splitAbsolute(u); ok {
+		o.str("scheme", s)
+		if len(host) > 0 {
+			o.str("domain", host)
+			domainSet = true
+		}
+		if port >= 0 {
+			o.num("port", int64(port))
+		}
+		rest = after
+	}
+	if !domainSet && r.VHost != nil {
+		o.str("domain", r.VHost)
+	}
+	var path, query, frag []byte
+	hasQuery, hasFrag := false, false
+	if i := bytes.IndexByte(rest, '#'); i >= 0 {
+		frag, rest, hasFrag = rest[i+1:], rest[:i], true
+	}
+	if i := bytes.IndexByte(rest, '?'); i >= 0 {
+		query, rest, hasQuery = rest[i+1:], rest[:i], true
+	}
+	path = rest
+	if len(path) > 0 {
+		w.scratch = percentDecode(w.scratch[:0], path)
+		o.str("path", w.scratch)
+		dec := w.scratch
+		slash := bytes.LastIndexByte(dec, '/')
+		if dot := bytes.LastIndexByte(dec, '.'); dot > slash && dot < len(dec)-1 {
+			o.str("extension", dec[dot+1:])
+		}
+	}
+	if hasQuery && len(query) > 0 {
+		w.scratch = percentDecode(w.scratch[:0], query)
+		o.str("query", w.scratch)
+	}
+	if hasFrag && len(frag) > 0 {
+		w.scratch = percentDecode(w.scratch[:0], frag)
+		o.str("fragment", w.scratch)
+	}
+}
+
+// splitAbsolute splits an absolute URL "scheme://[user@]host[:port]/rest" (as in proxy
+// requests). ok is false for an origin-form target such as "/index.html".
+func splitAbsolute(u []byte) (scheme, host []byte, port int32, rest []byte, ok bool) {
+	i := bytes.Index(u, []byte("://"))
+	if i <= 0 {
+		return nil, nil, -1, u, false
+	}
+	for j, c := range u[:i] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return nil, nil, -1, u, false
+		}
+	}
+	scheme = u[:i]
+	auth := u[i+3:]
+	end := len(auth)
+	for j, c := range auth {
+		if c == '/' || c == '?' || c == '#' {
+			end = j
+			break
+		}
+	}
+	auth, rest = auth[:end], auth[end:]
+	if at := bytes.LastIndexByte(auth, '@'); at >= 0 {
+		auth = auth[at+1:]
+	}
+	port = -1
+	if len(auth) > 0 && auth[0] == '[' {
+		// [v6]:port
+		if k := bytes.IndexByte(auth, ']'); k > 0 {
+			host = auth[1:k]
+			if k+1 < len(auth) && auth[k+1] == ':' {
+				if p, r, ok := number(auth[k+2:], 65535); ok && len(r) == 0 {
+					port = int32(p)
+				}
+			}
+			return scheme, host, port, rest, true
+		}
+	}
+	host, port = splitHostPort(auth)
+	return scheme, host, port, rest, true
+}
+
+// percentDecode appends b to dst with %XX escapes decoded; a '%' not followed by two hex
+// digits is kept as written.
+func percentDecode(dst, b []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '%' && i+2 < len(b) {
+			h, l := unhex(b[i+1]), unhex(b[i+2])
+			if h >= 0 && l >= 0 {
+				dst = append(dst, byte(h<<4|l))
+				i += 2
+				continue
+			}
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
