@@ -1,12 +1,15 @@
 package apache
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
+	"go.uber.org/zap"
 )
 
 // FailureTag is added to the tags of an event whose field is not an Apache access line
@@ -74,14 +77,14 @@ type Filter struct {
 	drop   bool
 	failed uint64 // events that did not parse (for tests and logs)
 
+	docEnc  *codecs.JSONEncoder // documents of line events
+	line    []byte              // the document of a line event
 	rec     Record
 	w       Writer
 	msg     []byte // the decoded access line
-	work    []byte // the document being edited
-	fields  []byte // one group object, or the target object
-	pending []byte // new top-level members, inserted in one go
+	work    []byte // the document being written
+	fields  []byte // one group object, or the target object, to merge
 	created []byte // raw value of event.created
-	ts      []byte // raw value of the new @timestamp
 }
 
 // New returns an apache filter for a validated config.
@@ -89,7 +92,10 @@ func New(c *Config, s pipeline.Stage) (*Filter, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return &Filter{cfg: *c, stage: s, drop: c.OnFailure == "drop"}, nil
+	if s.Log == nil {
+		s.Log = zap.NewNop()
+	}
+	return &Filter{cfg: *c, stage: s, drop: c.OnFailure == "drop", docEnc: codecs.NewDocumentEncoder(s.Agent)}, nil
 }
 
 // Failed returns how many events did not parse so far.
@@ -109,17 +115,23 @@ func (f *Filter) Process(b *pipeline.Batch) {
 	need := 0
 	for i := range b.Events {
 		e := &b.Events[i]
-		need += len(e.Doc) + 2*len(e.Message) + 768
+		need += len(e.Doc) + 768
+		if e.Doc == nil {
+			need += 2*len(e.Message) + 512 // the wire format's fields
+		}
 	}
 	out := make([]byte, 0, need)
 	kept := b.Events[:0]
 	for i := range b.Events {
 		e := b.Events[i]
-		start := len(out)
+		var start int
 		var ok bool
-		out, ok = f.processOne(out, &e)
+		out, start, ok = f.processOne(out, &e)
 		if !ok {
 			f.failed++
+			if f.failed == 1 || f.failed%logFailuresEvery == 0 {
+				f.logFailure(&e)
+			}
 			if f.drop {
 				continue
 			}
@@ -131,99 +143,174 @@ func (f *Filter) Process(b *pipeline.Batch) {
 	b.Events = kept
 }
 
-// processOne appends the rewritten document of e to out and updates e (but for e.Doc, which
-// the caller points into out). ok is false when the line did not parse.
-func (f *Filter) processOne(out []byte, e *pipeline.Event) ([]byte, bool) {
+// logFailuresEvery is how often a parse failure is logged after the first one.
+const logFailuresEvery = 10000
+
+// logFailure logs a sample of a line that did not parse (the first, then one in
+// logFailuresEvery), so that a wrong field or log format shows up without flooding the log.
+func (f *Filter) logFailure(e *pipeline.Event) {
+	sample := e.Message
+	if e.Doc != nil {
+		sample = e.Doc
+	}
+	if len(sample) > 300 {
+		sample = sample[:300]
+	}
+	f.stage.Log.Warn("event is not an Apache access line",
+		zap.String("field", f.cfg.Field), zap.String("on_failure", f.cfg.OnFailure),
+		zap.Uint64("failed_so_far", f.failed), zap.ByteString("sample", sample))
+}
+
+// processOne appends the rewritten document of e to out, from index start on, and updates e
+// (but for e.Doc, which the caller points into out). ok is false when the line did not parse.
+func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int, ok bool) {
+	doc := e.Doc
+	if doc == nil {
+		// A line event (the filter in a ship config) becomes a document event: its
+		// document is the wire format without @metadata, and its id, derived from the file
+		// and offset, is kept in e.ID so that outputs still write it as @metadata._id.
+		// The id's bytes live in out, which is never modified below its length, so the
+		// string view needs no allocation.
+		if e.ID == "" && e.File != nil {
+			s := len(out)
+			out = pipeline.AppendEventID(out, e.File.IDPrefix, e.Offset)
+			e.ID = unsafe.String(&out[s], len(out)-s)
+		}
+		f.line = f.docEnc.Encode(f.line[:0], e)
+		doc = f.line
+	}
+	start = len(out)
+
+	// One scan of the top level finds the field, @timestamp and the members the output
+	// shares with the document.
+	top, okTop := scanTop(doc, f.cfg.Field)
 	var msg []byte
-	f.work = f.work[:0]
-	if e.Doc == nil {
-		f.work = f.appendLineDoc(f.work, e)
-		msg = e.Message
-	} else {
-		f.work = append(f.work, e.Doc...)
-		msg = f.field(e.Doc)
+	switch {
+	case !okTop:
+	case top.fStart >= 0:
+		msg = f.unquote(doc[top.fStart:top.fEnd])
+	case f.cfg.path != nil:
+		if raw, ok := codecs.Lookup(doc, f.cfg.path...); ok {
+			msg = f.unquote(raw)
+		}
 	}
 	if msg == nil || !Parse(msg, &f.rec) {
-		if !f.drop {
-			f.work = codecs.AppendTag(f.work, FailureTag)
+		if f.drop {
+			return out, start, false
 		}
-		return append(out, f.work...), false
+		f.work = append(f.work[:0], doc...)
+		f.work = codecs.AppendTag(f.work, FailureTag)
+		return append(out, f.work...), start, false
 	}
 	r := &f.rec
 
-	// event.created: the read time, as the document holds it.
-	f.created = f.created[:0]
-	if raw, ok := codecs.Lookup(f.work, "@timestamp"); ok {
-		f.created = append(f.created, raw...)
+	// event.created: the read time, as the document holds it (doc is not modified).
+	created := f.created[:0]
+	if top.tsStart >= 0 {
+		created = doc[top.tsStart:top.tsEnd]
 	} else {
-		f.created = append(f.created, '"')
-		f.created = codecs.AppendTimestamp(f.created, e.Timestamp)
-		f.created = append(f.created, '"')
+		created = append(created, '"')
+		created = codecs.AppendTimestamp(created, e.Timestamp)
+		created = append(created, '"')
+		f.created = created
 	}
 
 	if f.cfg.Target != "" {
 		f.fields = append(f.fields[:0], '{')
-		f.fields = f.w.AppendFields(f.fields, r, f.created)
+		f.fields = f.w.AppendFields(f.fields, r, created)
 		f.fields = append(f.fields, '}')
+		f.work = append(f.work[:0], doc...)
 		f.work = codecs.MergeObject(f.work, f.cfg.Target, f.fields)
-		return append(out, f.work...), true
+		return append(out, f.work...), start, true
 	}
 
-	present, ok := topLevel(f.work)
-	if !ok {
-		// Not an object we can edit: keep it, tagged, rather than guess.
-		f.work = codecs.AppendTag(f.work, FailureTag)
-		return append(out, f.work...), false
-	}
-	f.ts = append(f.ts[:0], '"')
-	f.ts = appendTime(f.ts, r.Time)
-	f.ts = append(f.ts, '"')
-	f.pending = f.pending[:0]
-	if present&(1<<bitTimestamp) != 0 {
-		f.work = codecs.SetMember(f.work, "@timestamp", f.ts)
+	// The document up to its closing brace, with @timestamp replaced in place, then the new
+	// members, then the brace; members the document already has are merged afterwards.
+	w := f.work[:0]
+	first := top.empty
+	if top.tsStart >= 0 {
+		w = append(w, doc[:top.tsStart]...)
+		w = append(w, '"')
+		w = appendTime(w, r.Time)
+		w = append(w, '"')
+		w = append(w, doc[top.tsEnd:top.close]...)
 	} else {
-		f.pending = append(f.pending, `,"@timestamp":`...)
-		f.pending = append(f.pending, f.ts...)
+		w = append(w, doc[:top.close]...)
+		if !first {
+			w = append(w, ',')
+		}
+		w = append(w, `"@timestamp":"`...)
+		w = appendTime(w, r.Time)
+		w = append(w, '"')
+		first = false
 	}
 	for g := group(0); g < nGroups; g++ {
+		if top.present&(1<<g) != 0 {
+			continue
+		}
+		n := len(w)
+		if !first {
+			w = append(w, ',')
+		}
+		w = append(w, '"')
+		w = append(w, groupNames[g]...)
+		w = append(w, '"', ':')
 		var any bool
-		f.fields, any = f.w.appendGroup(f.fields[:0], g, r, f.created)
-		if !any {
-			continue
+		if w, any = f.w.appendGroup(w, g, r, created); any {
+			first = false
+		} else {
+			w = w[:n]
 		}
-		if present&(1<<g) != 0 {
-			f.work = codecs.MergeObject(f.work, groupNames[g], f.fields)
-			continue
-		}
-		f.pending = append(f.pending, ',', '"')
-		f.pending = append(f.pending, groupNames[g]...)
-		f.pending = append(f.pending, '"', ':')
-		f.pending = append(f.pending, f.fields...)
 	}
-	f.work = insertMembers(f.work, f.pending)
+	w = append(w, '}')
+	for g := group(0); g < nGroups; g++ {
+		if top.present&(1<<g) == 0 {
+			continue
+		}
+		var any bool
+		if f.fields, any = f.w.appendGroup(f.fields[:0], g, r, created); any {
+			w = codecs.MergeObject(w, groupNames[g], f.fields)
+		}
+	}
+	f.work = w
 	e.Timestamp = time.Unix(r.Time, 0).UTC()
-	return append(out, f.work...), true
+	return append(out, w...), start, true
 }
 
-// field returns the decoded access line of a document, or nil when the field is missing or
-// not a string. It points into doc when the string has no escapes.
-func (f *Filter) field(doc []byte) []byte {
-	raw, ok := codecs.Lookup(doc, f.cfg.Field)
-	if !ok && f.cfg.path != nil {
-		raw, ok = codecs.Lookup(doc, f.cfg.path...)
-	}
-	if !ok || len(raw) < 2 || raw[0] != '"' {
+// unquote returns the decoded text of the raw JSON string raw, or nil when raw is not a
+// string. The result points into raw when the string has no escapes, else into f.msg.
+// Access lines hold quotes, so `\"` is the common escape: it and `\\`, `\/` are resolved
+// here chunk by chunk; any other escape goes through codecs.AppendUnquoted.
+func (f *Filter) unquote(raw []byte) []byte {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return nil
 	}
-	inner := raw[1 : len(raw)-1]
-	if !hasBackslash(inner) {
-		return inner
+	s := raw[1 : len(raw)-1]
+	i := bytes.IndexByte(s, '\\')
+	if i < 0 {
+		return s
 	}
-	var err error
-	f.msg, err = codecs.AppendUnquoted(f.msg[:0], raw)
-	if err != nil {
-		return nil
+	buf := f.msg[:0]
+	for i >= 0 {
+		buf = append(buf, s[:i]...)
+		if i+1 >= len(s) {
+			return nil
+		}
+		switch c := s[i+1]; c {
+		case '"', '\\', '/':
+			buf = append(buf, c)
+		default:
+			var err error
+			f.msg, err = codecs.AppendUnquoted(f.msg[:0], raw)
+			if err != nil {
+				return nil
+			}
+			return f.msg
+		}
+		s = s[i+2:]
+		i = bytes.IndexByte(s, '\\')
 	}
+	f.msg = append(buf, s...)
 	return f.msg
 }
 
@@ -236,62 +323,36 @@ func hasBackslash(b []byte) bool {
 	return false
 }
 
-// appendLineDoc appends the JSON document of a line event: @timestamp (read time) and
-// message.
-func (f *Filter) appendLineDoc(dst []byte, e *pipeline.Event) []byte {
-	dst = append(dst, `{"@timestamp":"`...)
-	dst = codecs.AppendTimestamp(dst, e.Timestamp)
-	dst = append(dst, `","message":`...)
-	dst = codecs.AppendQuoted(dst, e.Message)
-	return append(dst, '}')
-}
-
-// insertMembers inserts members (each starting with ',') before the closing brace of the
-// object doc.
-func insertMembers(doc, members []byte) []byte {
-	if len(members) == 0 {
-		return doc
-	}
-	end := len(doc) - 1
-	for end >= 0 && isSpace(doc[end]) {
-		end--
-	}
-	if end < 0 || doc[end] != '}' {
-		return doc
-	}
-	before := end - 1
-	for before >= 0 && isSpace(doc[before]) {
-		before--
-	}
-	if before >= 0 && doc[before] == '{' {
-		members = members[1:] // empty object: no leading comma
-	}
-	doc = append(doc[:end], members...)
-	return append(doc, '}')
-}
-
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// bitTimestamp is the bit of "@timestamp" in topLevel's mask; groups use bits 0..nGroups-1.
-const bitTimestamp = nGroups
+// topInfo is what one scan of a document's top level finds.
+type topInfo struct {
+	present        uint32 // bit g: the document has a member named groupNames[g]
+	tsStart, tsEnd int    // value of "@timestamp", or -1
+	fStart, fEnd   int    // value of the configured field (a top-level name), or -1
+	close          int    // index of the closing '}'
+	empty          bool   // the object has no members
+}
 
-// topLevel scans the members of the object doc once and reports which of the output's
-// top-level names (groups and "@timestamp") it has. ok is false when doc is not a
-// well-formed object.
-func topLevel(doc []byte) (present uint32, ok bool) {
+// scanTop scans the members of the object doc once. ok is false when doc is not a
+// well-formed object (as far as member boundaries go; the codecs toolkit, which edits
+// documents, checks the rest).
+func scanTop(doc []byte, field string) (top topInfo, ok bool) {
+	top = topInfo{tsStart: -1, tsEnd: -1, fStart: -1, fEnd: -1}
 	i := skipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
-		return 0, false
+		return top, false
 	}
 	i = skipSpace(doc, i+1)
 	if i < len(doc) && doc[i] == '}' {
-		return 0, skipSpace(doc, i+1) == len(doc)
+		top.close, top.empty = i, true
+		return top, skipSpace(doc, i+1) == len(doc)
 	}
 	for {
 		ks := i
 		i = skipStr(doc, i)
 		if i < 0 {
-			return 0, false
+			return top, false
 		}
 		key := doc[ks+1 : i-1]
 		var kbuf [32]byte
@@ -302,31 +363,35 @@ func topLevel(doc []byte) (present uint32, ok bool) {
 		}
 		i = skipSpace(doc, i)
 		if i >= len(doc) || doc[i] != ':' {
-			return 0, false
+			return top, false
 		}
-		i = skipVal(doc, skipSpace(doc, i+1))
+		vs := skipSpace(doc, i+1)
+		i = skipVal(doc, vs)
 		if i < 0 {
-			return 0, false
+			return top, false
 		}
-		if string(key) == "@timestamp" {
-			present |= 1 << bitTimestamp
-		} else {
-			for g := group(0); g < nGroups; g++ {
-				if string(key) == groupNames[g] {
-					present |= 1 << g
-					break
-				}
+		if string(key) == "@timestamp" && top.tsStart < 0 {
+			top.tsStart, top.tsEnd = vs, i
+		}
+		if string(key) == field && top.fStart < 0 {
+			top.fStart, top.fEnd = vs, i
+		}
+		for g := group(0); g < nGroups; g++ {
+			if string(key) == groupNames[g] {
+				top.present |= 1 << g
+				break
 			}
 		}
 		i = skipSpace(doc, i)
 		if i >= len(doc) {
-			return 0, false
+			return top, false
 		}
 		if doc[i] == '}' {
-			return present, skipSpace(doc, i+1) == len(doc)
+			top.close = i
+			return top, skipSpace(doc, i+1) == len(doc)
 		}
 		if doc[i] != ',' {
-			return 0, false
+			return top, false
 		}
 		i = skipSpace(doc, i+1)
 	}
@@ -344,15 +409,23 @@ func skipStr(b []byte, i int) int {
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	i++
+	for {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return -1
 		}
+		q += i
+		// The quote ends the string unless an odd number of backslashes precede it.
+		n := 0
+		for j := q - 1; j >= i && b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1
+		}
+		i = q + 1
 	}
-	return -1
 }
 
 // skipVal returns the index after the value at b[i], or -1. It checks the structure

@@ -14,6 +14,7 @@ import (
 	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // wireDoc returns a document as logpipe's shipper (and Filebeat) writes it, without
@@ -174,7 +175,11 @@ func TestFilterMergesExistingObjects(t *testing.T) {
 }
 
 func TestFilterFailureTag(t *testing.T) {
-	f := newFilter(t, DefaultConfig())
+	core, logs := observer.New(zap.WarnLevel)
+	f, err := New(DefaultConfig(), pipeline.Stage{Log: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	docs := [][]byte{
 		wireDoc("not an access line", ""),
 		wireDoc("not an access line", `,"tags":["a"]`),
@@ -189,6 +194,10 @@ func TestFilterFailureTag(t *testing.T) {
 	f.Process(b)
 	if b.Len() != len(docs) || f.Failed() != uint64(len(docs)) {
 		t.Fatalf("%d events, %d failed", b.Len(), f.Failed())
+	}
+	// Only the first failure is logged, with a sample.
+	if logs.Len() != 1 || !strings.Contains(fmt.Sprint(logs.All()[0].ContextMap()["sample"]), "not an access line") {
+		t.Errorf("logged %d entries: %v", logs.Len(), logs.All())
 	}
 	wantTags := []string{"[_apache_parse_failure]", "[a _apache_parse_failure]", "[_apache_parse_failure]", "[_apache_parse_failure]"}
 	for i, e := range b.Events {
@@ -252,20 +261,47 @@ func TestFilterTarget(t *testing.T) {
 }
 
 func TestFilterLineEvent(t *testing.T) {
-	f := newFilter(t, DefaultConfig())
+	agent := pipeline.Agent{Hostname: "web1", ID: "a-1", EphemeralID: "e-1", Version: "0.1.0"}
+	f, err := New(DefaultConfig(), pipeline.Stage{Log: zap.NewNop(), Agent: agent})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ts := time.Date(2026, 11, 21, 7, 16, 26, 746e6, time.UTC)
+	origin := &pipeline.FileOrigin{Path: "/var/log/access_log", DeviceID: 1, Inode: 2, IDPrefix: "abc"}
 	b := pipeline.NewBatch("f", []pipeline.Event{
-		{Message: []byte(combinedLine), Timestamp: ts, Offset: 0},
-		{Message: []byte("junk"), Timestamp: ts, Offset: 100},
+		{Message: []byte(combinedLine), Timestamp: ts, Offset: 0, File: origin},
+		{Message: []byte("junk"), Timestamp: ts, Offset: 100, File: origin},
 	}, nil)
 	f.Process(b)
 	got := decode(t, b.Events[0].Doc)
-	if got["message"] != combinedLine || got["event.created"] != "2026-11-21T07:16:26.746Z" || got["source.ip"] != "192.168.33.1" {
-		t.Errorf("line event: %s", b.Events[0].Doc)
+	for k, v := range map[string]any{
+		"message": combinedLine, "event.created": "2026-11-21T07:16:26.746Z", "source.ip": "192.168.33.1",
+		"@timestamp": "2016-12-26T16:22:13.000Z", "log.file.path": "/var/log/access_log", "host.name": "web1",
+		"agent.id": "a-1",
+	} {
+		if fmt.Sprint(got[k]) != fmt.Sprint(v) {
+			t.Errorf("%s = %#v, want %#v", k, got[k], v)
+		}
+	}
+	if _, ok := got["@metadata._id"]; ok {
+		t.Errorf("document holds @metadata: %s", b.Events[0].Doc)
 	}
 	got = decode(t, b.Events[1].Doc)
-	if got["message"] != "junk" || fmt.Sprint(got["tags"]) != "[_apache_parse_failure]" {
+	if got["message"] != "junk" || fmt.Sprint(got["tags"]) != "[_apache_parse_failure]" || got["@timestamp"] != "2026-11-21T07:16:26.746Z" {
 		t.Errorf("junk line event: %s", b.Events[1].Doc)
+	}
+	if b.Events[0].ID != "abc-0" || b.Events[1].ID != "abc-100" {
+		t.Errorf("ids %q %q", b.Events[0].ID, b.Events[1].ID)
+	}
+
+	// Another field than message: looked up in the line's document.
+	c := DefaultConfig()
+	c.Field = "log.file.path"
+	f = newFilter(t, c)
+	b = pipeline.NewBatch("f", []pipeline.Event{{Message: []byte("x"), File: &pipeline.FileOrigin{Path: combinedLine}}}, nil)
+	f.Process(b)
+	if got := decode(t, b.Events[0].Doc); got["url.original"] != "/hello.html?a=%22b%22" {
+		t.Errorf("field log.file.path: %s", b.Events[0].Doc)
 	}
 }
 

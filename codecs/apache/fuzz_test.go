@@ -1,9 +1,11 @@
 package apache
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
@@ -20,7 +22,8 @@ func FuzzParse(f *testing.F) {
 	ts := time.Date(2026, 11, 21, 7, 16, 26, 746e6, time.UTC)
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var r Record
-		if Parse(line, &r) {
+		parsed := Parse(line, &r)
+		if parsed {
 			doc := append([]byte{'{'}, w.AppendFields(nil, &r, []byte(`"2026-11-21T07:16:26.746Z"`))...)
 			doc = append(doc, '}')
 			if !json.Valid(doc) {
@@ -33,7 +36,19 @@ func FuzzParse(f *testing.F) {
 		doc = codecs.AppendQuoted(doc, line)
 		doc = append(doc, `,"event":{"original":"x"}}`...)
 		b := pipeline.NewBatch("t/0", []pipeline.Event{{Doc: doc}, {Message: line, Timestamp: ts}}, nil)
+		failedBefore := flt.Failed()
 		flt.Process(b)
+		// The message travels JSON-escaped; unescaped, it parses exactly as the raw line
+		// (for valid UTF-8, which the JSON encoding keeps as is).
+		if utf8.Valid(line) {
+			wantFailed := uint64(0)
+			if !parsed {
+				wantFailed = 2
+			}
+			if got := flt.Failed() - failedBefore; got != wantFailed {
+				t.Fatalf("Parse(%q) = %v but the filter failed %d of 2 events", line, parsed, got)
+			}
+		}
 		if b.Len() != 2 {
 			t.Fatalf("%d events left", b.Len())
 		}
@@ -42,6 +57,40 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("filter wrote invalid JSON: %s", e.Doc)
 			}
 			checkNoDuplicates(t, e.Doc)
+		}
+	})
+}
+
+// FuzzFilterDocument feeds arbitrary documents (as a Kafka input would hand them over) to
+// the filter: no panic, and a valid JSON object in gives a valid JSON object out.
+func FuzzFilterDocument(f *testing.F) {
+	f.Add(wireDoc(combinedLine, ""), false)
+	f.Add(wireDoc(combinedLine, `,"event":{"a":1},"url":"x","tags":"t"`), true)
+	f.Add([]byte(` {"message":"`+`1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1"} `), false)
+	f.Add([]byte(`{}`), false)
+	f.Add([]byte(`{"message":"\u0031.2.3.4 - - [01/Jan/2024:00:00:00 +0000] \"-\" 408 -","\u0065vent":{}}`), false)
+	f.Add([]byte(`{"message":"x","tags":[1,{"a":"]"}]}`), true)
+	plain := newFilter(f, DefaultConfig())
+	c := DefaultConfig()
+	c.Target = "parsed"
+	c.OnFailure = "drop"
+	targeted := newFilter(f, c)
+	f.Fuzz(func(t *testing.T, doc []byte, useTarget bool) {
+		flt := plain
+		if useTarget {
+			flt = targeted
+		}
+		in := append([]byte(nil), doc...)
+		b := pipeline.NewBatch("t/0", []pipeline.Event{{Doc: in}}, nil)
+		flt.Process(b)
+		if !bytes.Equal(in, doc) {
+			t.Fatalf("input modified")
+		}
+		validIn := json.Valid(doc) && bytes.HasPrefix(bytes.TrimSpace(doc), []byte("{"))
+		for _, e := range b.Events {
+			if validIn && !json.Valid(e.Doc) {
+				t.Fatalf("valid %s became invalid %s", doc, e.Doc)
+			}
 		}
 	})
 }
