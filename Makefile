@@ -50,6 +50,22 @@ bench-go:
 bench-e2e: build deps
 	$(GO) run ./e2e/bench -logpipe $(BIN)/logpipe -broker $(BIN)/kfakebroker
 
+# package builds dist/logpipe_<version>-1_<arch>.deb and dist/logpipe-<version>-1.<arch>.rpm
+# with nfpm (deploy/packaging/nfpm.yaml), run from the Go module proxy so go.mod is not
+# touched. nfpm v2.46+ needs modules from go.digitalxero.dev, which the proxy may refuse:
+# keep v2.45.0 unless that is reachable.
+NFPM_VERSION ?= v2.45.0
+PKG_ARCH     ?= $(shell $(GO) env GOARCH)
+DIST         ?= dist
+
+.PHONY: package
+package: build
+	@mkdir -p $(DIST)
+	@for p in deb rpm; do \
+	  VERSION=$(VERSION) ARCH=$(PKG_ARCH) GOFLAGS= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) \
+	    pkg --config deploy/packaging/nfpm.yaml --packager $$p --target $(DIST)/ || exit 1; \
+	done
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 

@@ -79,6 +79,7 @@ func Load(filename string, src []byte, reg *Registry, lookupEnv func(string) (st
 	escaped, pm := escapeLogstashRefs(src)
 	file, diags := hclsyntax.ParseConfig(escaped, filename, hcl.InitialPos)
 	if diags.HasErrors() || file == nil {
+		ownRanges(diags)
 		pm.fix(diags)
 		sortDiagnostics(diags)
 		return nil, diags
@@ -97,6 +98,8 @@ func Load(filename string, src []byte, reg *Registry, lookupEnv func(string) (st
 	l.diags = diags
 	l.load(file.Body)
 	l.diags = dropCascades(l.diags)
+	nameTypeErrors(l.diags, file.Body)
+	ownRanges(l.diags)
 	pm.fix(l.diags)
 	for _, stages := range [][]StageConfig{l.cfg.Inputs, l.cfg.Filters, l.cfg.Outputs} {
 		for i := range stages {
@@ -379,10 +382,17 @@ func (l *loader) stage(b *hcl.Block) {
 	}
 	diags := gohcl.DecodeBody(b.Body, l.ctx, cfg)
 	l.diags = append(l.diags, diags...)
-	if !diags.HasErrors() {
-		if v, ok := cfg.(Validator); ok {
-			l.validation(b, v.Validate())
-		}
+	// Validate runs even when decoding failed, so that every problem is reported at once;
+	// its complaints about attributes that decoding already reported are dropped.
+	var skip map[string]bool
+	if diags.HasErrors() {
+		skip = implicated(b, diags)
+	}
+	if v, ok := cfg.(Validator); ok {
+		l.validation(b, v.Validate(), skip)
+	}
+	if !skip["codec"] {
+		l.checkCodec(b, cfg)
 	}
 
 	sc := StageConfig{Kind: kind, Type: typ, Name: name, Config: cfg, DeclRange: b.DefRange}
@@ -393,6 +403,47 @@ func (l *loader) stage(b *hcl.Block) {
 		l.cfg.Filters = append(l.cfg.Filters, sc)
 	case kindOutput:
 		l.cfg.Outputs = append(l.cfg.Outputs, sc)
+	}
+}
+
+// checkCodec reports an unknown codec in the "codec" attribute of an input or output
+// config (a string field tagged `hcl:"codec..."`), so that validate catches it rather than
+// the stage's constructor at start-up. Inputs need a decoder, outputs an encoder. Nothing is
+// checked when the registry holds no codec at all.
+func (l *loader) checkCodec(b *hcl.Block, cfg any) {
+	if b.Type == kindFilter {
+		return
+	}
+	rv := reflect.ValueOf(cfg).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		tag := rv.Type().Field(i).Tag.Get("hcl")
+		if tag != "codec" && !strings.HasPrefix(tag, "codec,") || rv.Field(i).Kind() != reflect.String {
+			continue
+		}
+		name := rv.Field(i).String()
+		names := l.reg.Names("codec")
+		if name == "" || len(names) == 0 {
+			return
+		}
+		var usable []string
+		for _, n := range names {
+			c, _ := l.reg.Codec(n)
+			if b.Type == kindInput && c.NewDecoder != nil || b.Type == kindOutput && c.NewEncoder != nil {
+				usable = append(usable, n)
+			}
+		}
+		for _, n := range usable {
+			if n == name {
+				return
+			}
+		}
+		detail := fmt.Sprintf("There is no codec %q for %ss.", name, b.Type)
+		if sug := suggest(name, usable); sug != "" {
+			detail += fmt.Sprintf(" Did you mean %q?", sug)
+		}
+		detail += fmt.Sprintf(" Known codecs: %s.", known(usable))
+		l.errorf(attrRange(b, "codec"), "Unknown codec", "%s", detail)
+		return
 	}
 }
 
@@ -455,7 +506,11 @@ func known(names []string) string {
 
 // validation turns the error returned by a stage config's Validate into diagnostics:
 // *AttrError values are reported at that attribute, other errors at the block.
-func (l *loader) validation(b *hcl.Block, err error) {
+//
+// skip is nil when the block decoded cleanly. Otherwise it holds the attributes (and nested
+// block types) that decoding already reported: errors about them, and errors not tied to an
+// attribute, are dropped as likely consequences of the partial decode.
+func (l *loader) validation(b *hcl.Block, err error, skip map[string]bool) {
 	if err == nil {
 		return
 	}
@@ -463,11 +518,47 @@ func (l *loader) validation(b *hcl.Block, err error) {
 	for _, e := range leafErrors(err, nil) {
 		var ae *AttrError
 		if errors.As(e, &ae) {
+			if skip[strings.SplitN(ae.Attr, ".", 2)[0]] {
+				continue
+			}
 			l.errorf(attrRange(b, ae.Attr), "Invalid "+ae.Attr, "%s (in %s).", strings.TrimSuffix(ae.Msg, "."), id)
+			continue
+		}
+		if skip != nil {
 			continue
 		}
 		l.errorf(b.DefRange, "Invalid "+b.Type, "%s: %s.", id, strings.TrimSuffix(e.Error(), "."))
 	}
+}
+
+var quotedNameRE = regexp.MustCompile(`"([A-Za-z_][A-Za-z0-9_-]*)"`)
+
+// implicated names the attributes and nested block types of stage block b that diags
+// (from decoding b) are about: those whose text contains a diagnostic's position, and
+// those a diagnostic names in quotes ("The argument "brokers" is required", "Did you mean
+// "brokers"?").
+func implicated(b *hcl.Block, diags hcl.Diagnostics) map[string]bool {
+	names := map[string]bool{}
+	body, _ := b.Body.(*hclsyntax.Body)
+	for _, d := range diags {
+		for _, m := range quotedNameRE.FindAllStringSubmatch(d.Detail, -1) {
+			names[m[1]] = true
+		}
+		if d.Subject == nil || body == nil {
+			continue
+		}
+		for name, a := range body.Attributes {
+			if a.SrcRange.ContainsOffset(d.Subject.Start.Byte) {
+				names[name] = true
+			}
+		}
+		for _, nb := range body.Blocks {
+			if nb.Range().ContainsOffset(d.Subject.Start.Byte) {
+				names[nb.Type] = true
+			}
+		}
+	}
+	return names
 }
 
 // leafErrors flattens errors joined with errors.Join (or any Unwrap() []error).
@@ -544,4 +635,49 @@ func hasErrorWithin(diags hcl.Diagnostics, outer *hcl.Diagnostic) bool {
 		}
 	}
 	return false
+}
+
+// nameTypeErrors rewrites gohcl's "Unsuitable value type: Unsuitable value: string
+// required" into "Wrong type for topic: string required", naming the attribute.
+func nameTypeErrors(diags hcl.Diagnostics, body hcl.Body) {
+	var names map[hcl.Range]string
+	for _, d := range diags {
+		if d.Summary != "Unsuitable value type" || d.Context == nil {
+			continue
+		}
+		if names == nil {
+			names = map[hcl.Range]string{}
+			if b, ok := body.(*hclsyntax.Body); ok {
+				collectAttrRanges(b, names)
+			}
+		}
+		if name, ok := names[*d.Context]; ok {
+			d.Summary = "Wrong type for " + name
+			d.Detail = strings.TrimPrefix(d.Detail, "Unsuitable value: ")
+		}
+	}
+}
+
+func collectAttrRanges(b *hclsyntax.Body, names map[hcl.Range]string) {
+	for name, a := range b.Attributes {
+		names[a.Expr.Range()] = name
+	}
+	for _, nb := range b.Blocks {
+		collectAttrRanges(nb.Body, names)
+	}
+}
+
+// ownRanges gives every diagnostic its own copy of its ranges: hcl may point several
+// diagnostics (or the syntax tree) at one Range, and posMap.fix adjusts ranges in place.
+func ownRanges(diags hcl.Diagnostics) {
+	for _, d := range diags {
+		if d.Subject != nil {
+			r := *d.Subject
+			d.Subject = &r
+		}
+		if d.Context != nil {
+			r := *d.Context
+			d.Context = &r
+		}
+	}
 }

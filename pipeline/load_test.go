@@ -49,6 +49,7 @@ type testKafkaConfig struct {
 	RequiredAcks string   `hcl:"required_acks,optional"`
 	Retries      int      `hcl:"retries,optional"`
 	Timeout      string   `hcl:"timeout,optional"`
+	Codec        string   `hcl:"codec,optional"`
 	TLS          *testTLS `hcl:"tls,block"`
 
 	timeout time.Duration
@@ -56,6 +57,9 @@ type testKafkaConfig struct {
 
 func (c *testKafkaConfig) Validate() error {
 	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, AttrErrorf("brokers", "must list at least one broker"))
+	}
 	switch c.RequiredAcks {
 	case "all", "one", "none":
 	default:
@@ -129,6 +133,7 @@ func TestLoad(t *testing.T) {
 		name  string
 		src   string
 		env   map[string]string
+		reg   func(*Registry) // extra registrations
 		diags []wantDiag
 		check func(t *testing.T, c *Config)
 	}{
@@ -258,6 +263,28 @@ output "kafka" "main" {
 			},
 		},
 		{
+			name: "decode and validation problems in one block are all reported",
+			src: minimalIO + `
+output "kafka" "main" {
+  brokrs        = ["k1:9092"]
+  topic         = "forbidden"
+  required_acks = "al"
+  retries       = "x"
+  codec         = "jsn"
+}
+`,
+			reg: func(r *Registry) {
+				r.AddCodec(CodecType{Name: "json", NewEncoder: func(Agent) Encoder { return nil }})
+			},
+			diags: []wantDiag{
+				{"t.hcl:7:23: ", []string{"Missing required argument", `"brokers" is required`}},
+				{"t.hcl:8:3: ", []string{"Unsupported argument", `Did you mean "brokers"?`}},
+				{"t.hcl:10:19: ", []string{"Invalid required_acks"}},
+				{"t.hcl:11:20: ", []string{"Wrong type for retries"}},
+				{"t.hcl:12:19: ", []string{"Unknown codec", `Did you mean "json"?`}},
+			},
+		},
+		{
 			name: "misspelt root attribute and block",
 			src: `data_dri = "/x"
 loging {}
@@ -277,8 +304,18 @@ output "kafka" "main" {
 }
 `,
 			diags: []wantDiag{
-				{"t.hcl:8:14: ", []string{"Unsuitable value type", "list of string required, but have string"}},
-				{"t.hcl:10:14: ", []string{"Unsuitable value type", "a number is required"}},
+				{"t.hcl:8:14: ", []string{"Wrong type for brokers: list of string required, but have string"}},
+				{"t.hcl:10:14: ", []string{"Wrong type for retries: a number is required"}},
+			},
+		},
+		{
+			name: "wrong type at the root",
+			src: `data_dir = ["/x"]
+queue { events = "many" }
+` + minimalIO,
+			diags: []wantDiag{
+				{"t.hcl:1:12: ", []string{"Wrong type for data_dir: string required"}},
+				{"t.hcl:2:19: ", []string{"Wrong type for events: a number is required"}},
 			},
 		},
 		{
@@ -428,6 +465,29 @@ kibana {
 			},
 		},
 		{
+			name: "unknown codecs",
+			reg: func(r *Registry) {
+				r.AddCodec(CodecType{Name: "json", NewEncoder: func(Agent) Encoder { return nil }, NewDecoder: func() Decoder { return nil }})
+				r.AddCodec(CodecType{Name: "rubydebug", NewEncoder: func(Agent) Encoder { return nil }})
+			},
+			src: `input "file" "access" { paths = ["/a"] }
+output "stdout" "a" { codec = "rubydebg" }
+output "stdout" "b" { codec = "json" }
+output "stdout" "c" { codec = "rubydebug" }
+output "stdout" "d" {}
+output "stdout" "e" { codec = "" }
+input "kafka" "k" {
+  brokers = ["b"]
+  topic   = "t"
+  codec   = "rubydebug"
+}
+`,
+			diags: []wantDiag{
+				{"t.hcl:2:31: ", []string{`Unknown codec: There is no codec "rubydebg" for outputs. Did you mean "rubydebug"? Known codecs: json, rubydebug.`}},
+				{"t.hcl:10:13: ", []string{`There is no codec "rubydebug" for inputs.`, "Known codecs: json."}},
+			},
+		},
+		{
 			name: "invalid stage names",
 			src: minimalIO + `
 output "stdout" "../x" {}
@@ -461,7 +521,11 @@ output "kafka" "main" {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, diags := Load("t.hcl", []byte(tc.src), testRegistry(), envOf(tc.env))
+			reg := testRegistry()
+			if tc.reg != nil {
+				tc.reg(reg)
+			}
+			cfg, diags := Load("t.hcl", []byte(tc.src), reg, envOf(tc.env))
 			lines := strings.Split(strings.TrimSuffix(FormatDiagnostics(diags), "\n"), "\n")
 			if len(diags) == 0 {
 				lines = nil

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -55,6 +56,8 @@ type Runner struct {
 	zero         chan struct{} // poked (capacity 1) whenever outstanding drops to zero
 
 	started      atomic.Bool
+	running      atomic.Bool          // outputs started and not stopping (see Ready)
+	metrics      *prometheus.Registry // stage-specific metrics (Stage.Metrics)
 	cancelInputs context.CancelFunc
 	errMu        sync.Mutex
 	err          error         // first fatal error
@@ -107,6 +110,7 @@ func NewRunner(cfg *Config, reg *Registry, opts RunnerOptions) (*Runner, error) 
 		queue:         NewQueue(cfg.QueueEvents, cfg.QueueBytes),
 		zero:          make(chan struct{}, 1),
 		failed:        make(chan struct{}),
+		metrics:       prometheus.NewPedanticRegistry(),
 	}
 	if r.drainTimeout <= 0 {
 		r.drainTimeout = DefaultDrainTimeout
@@ -118,6 +122,7 @@ func NewRunner(cfg *Config, reg *Registry, opts RunnerOptions) (*Runner, error) 
 		s := Stage{Kind: kind, Type: sc.Type, Name: sc.Name, DataDir: cfg.DataDir,
 			Agent: opts.Agent, Once: opts.Once, Codecs: reg}
 		s.Log = log.With(zap.String("stage", s.ID()))
+		s.Metrics = prometheus.WrapRegistererWith(prometheus.Labels{"stage": s.ID()}, r.metrics)
 		return s
 	}
 	fail := func(id string, err error) (*Runner, error) {
@@ -303,6 +308,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		logTotals(r.log, time.Since(begin), r.Stats(), r.RunnerStats())
 	}()
 
+	r.running.Store(true)
 	r.log.Info("pipeline started", zap.Int("inputs", len(r.inputs)),
 		zap.Int("filters", len(r.filters)), zap.Int("outputs", len(r.outputs)), zap.Bool("once", r.once))
 
@@ -324,6 +330,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 
 	// Shutdown. The deadline counts from here.
+	r.running.Store(false)
 	stopping := time.Now()
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), r.drainTimeout)
 	defer cancelDrain()
@@ -452,6 +459,7 @@ func (r *Runner) emitter(in *runInput) Emit {
 		in.c.eventsOut.Add(n)
 		in.c.batchesOut.Add(1)
 		in.c.bytes.Add(by)
+		in.c.sizes.observe(n)
 		return nil
 	}
 }
@@ -487,6 +495,7 @@ func (r *Runner) runFilters(hardCtx context.Context) {
 			f.c.eventsIn.Add(n)
 			f.c.batchesIn.Add(1)
 			f.c.bytes.Add(int64(b.Bytes()))
+			f.c.sizes.observe(n)
 			f.f.Process(b)
 			f.c.eventsOut.Add(int64(b.Len()))
 			f.c.batchesOut.Add(1)
@@ -524,8 +533,10 @@ func (r *Runner) runOutput(hardCtx context.Context, o *runOutput) {
 		o.c.eventsIn.Add(n)
 		o.c.batchesIn.Add(1)
 		o.c.bytes.Add(int64(b.Bytes()))
+		o.c.sizes.observe(n)
 		if err := o.out.Write(hardCtx, b); err != nil {
 			o.c.errors.Add(1)
+			o.c.eventsFailed.Add(n)
 			if hardCtx.Err() != nil {
 				continue // the drain deadline passed
 			}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -86,6 +87,13 @@ type Stage struct {
 	Once bool
 	// Codecs resolves codec names (e.g. "json", "rubydebug") for stages that take a codec.
 	Codecs *Registry
+	// Metrics registers the stage's own Prometheus metrics (consumer lag, latency, retries,
+	// ...). It already carries the constant label stage=<ID>, so a stage never adds that label
+	// itself. The runner always sets it, also when the metrics endpoint is off (the metrics
+	// are then collected by nobody); a Stage built by hand (tests) may leave it nil: use
+	// Registerer, which never returns nil. Register once, in the stage's constructor;
+	// collectors are read at scrape time, concurrently with Run.
+	Metrics prometheus.Registerer
 }
 
 // ID is the stage's identifier, "kind.type.name", used in logs, metrics and state paths.

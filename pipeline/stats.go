@@ -20,6 +20,58 @@ type stageCounters struct {
 	batchesIn  atomic.Int64
 	batchesOut atomic.Int64
 	errors     atomic.Int64
+
+	eventsFailed atomic.Int64
+	sizes        sizeHistogram
+}
+
+// batchSizeBounds are the upper bounds, in events, of the batch size histogram's buckets
+// (the last bucket, above the last bound, is implicit). Never modified.
+var batchSizeBounds = [...]int64{1, 10, 50, 100, 250, 500, 1000, 2000, 4096}
+
+// BatchSizeBounds returns the upper bounds, in events, of the buckets of
+// StageStats.BatchSizes (the last bucket, above the last bound, is implicit).
+func BatchSizeBounds() []int64 { b := batchSizeBounds; return b[:] }
+
+// sizeHistogram counts batch sizes per bucket with atomics (once per batch).
+type sizeHistogram struct {
+	counts [len(batchSizeBounds) + 1]atomic.Int64
+	sum    atomic.Int64
+}
+
+func (h *sizeHistogram) observe(n int64) {
+	i := 0
+	for i < len(batchSizeBounds) && n > batchSizeBounds[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(n)
+}
+
+// SizeHistogram is a snapshot of a batch size histogram: Counts[i] is the number of
+// batches with at most BatchSizeBounds()[i] events and more than the previous bound (not
+// cumulative); the last count is above the last bound. Sum is the total of the sizes.
+type SizeHistogram struct {
+	Counts [len(batchSizeBounds) + 1]int64
+	Sum    int64
+}
+
+// Count is the number of batches observed.
+func (h SizeHistogram) Count() int64 {
+	var n int64
+	for _, c := range h.Counts {
+		n += c
+	}
+	return n
+}
+
+func (h *sizeHistogram) snapshot() SizeHistogram {
+	var s SizeHistogram
+	for i := range h.counts {
+		s.Counts[i] = h.counts[i].Load()
+	}
+	s.Sum = h.sum.Load()
+	return s
 }
 
 // StageStats is a snapshot of one stage's counters since the runner was created. Counters
@@ -49,6 +101,12 @@ type StageStats struct {
 	// Queue is the fill of the queue the stage reads from: the pipeline queue for filters
 	// (shared by all of them), the output's own queue for outputs; zero for inputs.
 	Queue QueueFill
+
+	// EventsFailed counts the events of the batches whose Write failed (outputs only).
+	EventsFailed int64
+	// BatchSizes is the distribution of batch sizes, in events, of the batches counted in
+	// BatchesOut (inputs) or BatchesIn (filters, outputs).
+	BatchSizes SizeHistogram
 }
 
 func (c *stageCounters) snapshot() StageStats {
@@ -61,6 +119,9 @@ func (c *stageCounters) snapshot() StageStats {
 		BatchesIn:  c.batchesIn.Load(),
 		BatchesOut: c.batchesOut.Load(),
 		Errors:     c.errors.Load(),
+
+		EventsFailed: c.eventsFailed.Load(),
+		BatchSizes:   c.sizes.snapshot(),
 	}
 	if c.queue != nil {
 		s.Queue = c.queue.Fill()

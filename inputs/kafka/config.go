@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logpipe/logpipe/pipeline"
+	"github.com/logpipe/logpipe/pipeline/transport"
 	kafkago "github.com/segmentio/kafka-go"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	HeartbeatInterval string   `hcl:"heartbeat_interval,optional"` // default 3s
 	Partitions        int      `hcl:"partitions,optional"`         // for setup; default 3
 	ReplicationFactor int      `hcl:"replication_factor,optional"` // for setup; default 2
+	// TLS and SASL secure the connections to the brokers; nil (no block) is plaintext.
+	TLS  *transport.TLS  `hcl:"tls,block"`
+	SASL *transport.SASL `hcl:"sasl,block"`
 
 	// Derived by Validate.
 	StartAt           int64 // kafka-go FirstOffset or LastOffset
@@ -161,6 +165,7 @@ func (c *Config) Validate() error {
 	if c.ReplicationFactor < 1 || c.ReplicationFactor > 32767 {
 		errs = append(errs, pipeline.AttrErrorf("replication_factor", "must be between 1 and 32767, got %d", c.ReplicationFactor))
 	}
+	errs = append(errs, c.TLS.Validate(), c.SASL.Validate())
 	return errors.Join(errs...)
 }
 

@@ -45,6 +45,8 @@ type Input struct {
 	dialer *kafkago.Dialer
 	tr     *kafkago.Transport
 	client *kafkago.Client
+	// metrics are the input's Prometheus metrics (consumer lag, end-to-end latency).
+	metrics *inputMetrics
 
 	// Set by Run before the first generation; read by generation goroutines.
 	emit   pipeline.Emit
@@ -85,7 +87,10 @@ func New(cfg *Config, s pipeline.Stage) (*Input, error) {
 	}
 	dialer := &kafkago.Dialer{ClientID: cfg.ClientID, Timeout: 10 * time.Second, DualStack: true}
 	tr := &kafkago.Transport{ClientID: cfg.ClientID, DialTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second, MetadataTTL: 5 * time.Second}
-	return &Input{
+	if err := secure(cfg, dialer, tr, log); err != nil {
+		return nil, err
+	}
+	in := &Input{
 		cfg:       cfg,
 		stage:     s,
 		log:       log,
@@ -95,7 +100,12 @@ func New(cfg *Config, s pipeline.Stage) (*Input, error) {
 		client:    &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: tr},
 		closeCh:   make(chan struct{}),
 		reachedCh: make(chan struct{}, 1),
-	}, nil
+	}
+	in.metrics = newInputMetrics(in)
+	if err := s.Registerer().Register(in.metrics); err != nil {
+		return nil, fmt.Errorf("input kafka: register metrics: %w", err)
+	}
+	return in, nil
 }
 
 // ErrUnknownTopic is wrapped by the error Run returns when a configured topic does not exist.

@@ -32,8 +32,10 @@ type partition struct {
 	reached atomic.Bool   // once mode: fetched up to the end offset
 	end     int64         // once mode: end offset seen at start; -1 otherwise
 
-	lastCommitted int64 // guarded by gs.mu
-	emittedEnd    int64 // end of the last batch added to tracker (owned by run)
+	lastCommitted int64        // guarded by gs.mu
+	emittedEnd    int64        // end of the last batch added to tracker (owned by run)
+	hwm           atomic.Int64 // high watermark as of the last fetch; -1 before (metrics)
+	fetched       atomic.Int64 // next offset to fetch (metrics)
 
 	msgs []kafkago.Message // reused fetch buffer
 	dec  pipeline.Decoder
@@ -53,6 +55,7 @@ func newPartition(gs *generation, topic string, id int, assigned int64) *partiti
 		dec:           gs.in.newDec(),
 	}
 	p.log = gs.log.With(zap.String("partition", p.domain))
+	p.hwm.Store(-1)
 	if gs.in.stage.Once {
 		if e, ok := gs.in.ends[topicPartition{topic, id}]; ok {
 			p.end = e
@@ -61,9 +64,12 @@ func newPartition(gs *generation, topic string, id int, assigned int64) *partiti
 	return p
 }
 
-func (p *partition) onAck(tr *pipeline.Tracker, tk pipeline.Ticket) func() {
+// onAck returns the acknowledgement of the batch *b (set once the batch is built): it marks
+// the ticket, observes the end-to-end latency and wakes whoever waits for acks.
+func (p *partition) onAck(tr *pipeline.Tracker, tk pipeline.Ticket, b **pipeline.Batch) func() {
 	return func() {
 		tr.Ack(tk)
+		p.in.metrics.observeLatency(*b)
 		select {
 		case p.acked <- struct{}{}:
 		default:
@@ -84,6 +90,7 @@ func (p *partition) run(ctx context.Context) {
 	}
 	p.tracker.Store(pipeline.NewTracker(next))
 	p.emittedEnd = next
+	p.fetched.Store(next)
 	p.log.Debug("consuming partition", zap.Int64("offset", next))
 
 	var conn *kafkago.Conn
@@ -131,6 +138,7 @@ func (p *partition) run(ctx context.Context) {
 		}
 		if pos > next {
 			next = pos
+			p.fetched.Store(next)
 		}
 		if err == nil {
 			continue
@@ -152,6 +160,7 @@ func (p *partition) run(ctx context.Context) {
 				return
 			}
 			next = reset
+			p.fetched.Store(next)
 		case errors.Is(err, kafkago.RequestTimedOut):
 			// The broker had nothing within fetch_max_wait: fetch again.
 		default:
@@ -280,6 +289,9 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 		msgs = append(msgs, m)
 	}
 	pos := b.Offset()
+	if hwm := b.HighWaterMark(); hwm > 0 || rerr == nil {
+		p.hwm.Store(hwm)
+	}
 	if err := b.Close(); err != nil && rerr == nil {
 		rerr = err
 	}
@@ -334,7 +346,9 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 		batchEnd = max(batchEnd, p.emittedEnd) // never below an earlier batch's end
 		tk := tr.Add(batchEnd)
 		p.emittedEnd = batchEnd
-		if err := p.in.emit(ctx, pipeline.NewBatch(p.domain, events, p.onAck(tr, tk))); err != nil {
+		var b *pipeline.Batch
+		b = pipeline.NewBatch(p.domain, events, p.onAck(tr, tk, &b))
+		if err := p.in.emit(ctx, b); err != nil {
 			// Never acked: the position stays below this batch.
 			return &emitError{err}
 		}
