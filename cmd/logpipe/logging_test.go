@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+)
+
+func TestLoggerFormats(t *testing.T) {
+	// A buffer is not a terminal: auto means JSON.
+	var buf bytes.Buffer
+	log, err := newLogger(&buf, "info", "auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("hidden")
+	log.Info("hello", zap.String("k", "v"))
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatalf("not one JSON line: %q", buf.String())
+	}
+	if rec["msg"] != "hello" || rec["level"] != "info" || rec["k"] != "v" || rec["ts"] == nil {
+		t.Errorf("record %v", rec)
+	}
+
+	buf.Reset()
+	log, err = newLogger(&buf, "debug", "console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Debug("shown")
+	if line := buf.String(); !strings.Contains(line, "DEBUG\tshown") || strings.HasPrefix(line, "{") {
+		t.Errorf("console line %q", line)
+	}
+
+	for _, bad := range [][2]string{{"loud", "json"}, {"info", "xml"}} {
+		if _, err := newLogger(&buf, bad[0], bad[1]); err == nil {
+			t.Errorf("newLogger(%q, %q) accepted", bad[0], bad[1])
+		}
+	}
+}

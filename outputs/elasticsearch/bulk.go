@@ -1,0 +1,311 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/logpipe/logpipe/codecs"
+	"github.com/logpipe/logpipe/pipeline"
+)
+
+// batchAck counts the documents of one pipeline batch that are not yet done (stored, a
+// duplicate, or dead-lettered) and acknowledges the batch when the count reaches zero. A
+// pipeline batch may be spread over several _bulk requests, and one _bulk request may hold
+// several pipeline batches.
+type batchAck struct {
+	b    *pipeline.Batch
+	left atomic.Int64
+}
+
+func (a *batchAck) done(n int) {
+	if a.left.Add(int64(-n)) == 0 {
+		a.b.Ack()
+	}
+}
+
+// docRef locates one document's two lines (action and source) inside a request body.
+type docRef struct {
+	off    int // start of the action line
+	src    int // start of the source line, relative to off
+	end    int // end (after the source's newline), relative to off
+	idxOff int // the quoted _index value, relative to off
+	idxLen int
+	idOff  int // the quoted _id value, relative to off; idLen 0 when absent
+	idLen  int
+	ack    *batchAck
+}
+
+// request is one _bulk request: an NDJSON body and the documents it holds, in order.
+type request struct {
+	body []byte
+	docs []docRef
+}
+
+func (r *request) reset() {
+	r.body = r.body[:0]
+	clear(r.docs)
+	r.docs = r.docs[:0]
+}
+
+// doc returns the source line of d (without its newline).
+func (r *request) source(d *docRef) []byte { return r.body[d.off+d.src : d.off+d.end-1] }
+
+// field returns the unquoted _index or _id of d.
+func (r *request) field(d *docRef, off, n int) string {
+	if n == 0 {
+		return ""
+	}
+	raw := r.body[d.off+off : d.off+off+n]
+	s, err := codecs.AppendUnquoted(nil, raw)
+	if err != nil {
+		return string(raw)
+	}
+	return string(s)
+}
+
+// keep compacts the body in place so that it holds only the documents for which keep
+// returns true, in their order.
+func (r *request) keep(keep func(i int) bool) {
+	w, pos := 0, 0
+	for i := range r.docs {
+		if !keep(i) {
+			continue
+		}
+		d := r.docs[i]
+		n := copy(r.body[pos:], r.body[d.off:d.off+d.end])
+		d.off = pos
+		pos += n
+		r.docs[w] = d
+		w++
+	}
+	clear(r.docs[w:])
+	r.docs = r.docs[:w]
+	r.body = r.body[:pos]
+}
+
+// bodyBuilder appends documents as `create` actions to a request body. It keeps scratch
+// buffers between calls, so building a body does not allocate per document.
+type bodyBuilder struct {
+	index   *codecs.Template
+	static  []byte // quoted index when the template is static
+	encoder pipeline.Encoder
+	scratch []byte
+	daily   bool  // the index depends on the UTC day only: cache it per day
+	dayKey  int64 // day number of the cached daily index
+	dayIdx  []byte
+}
+
+func newBodyBuilder(index *codecs.Template, enc pipeline.Encoder) *bodyBuilder {
+	b := &bodyBuilder{index: index, encoder: enc, dayKey: -1 << 62,
+		daily: !index.HasFields() && dailyOnly(index.String())}
+	if index.IsStatic() {
+		b.static = codecs.AppendQuoted(nil, index.Append(nil, &pipeline.Event{}))
+	}
+	return b
+}
+
+const actionPrefix = `{"create":{"_index":`
+
+// appendDoc appends the action and source lines of e to r.
+func (bb *bodyBuilder) appendDoc(r *request, e *pipeline.Event, ack *batchAck) {
+	start := len(r.body)
+	d := docRef{off: start, ack: ack}
+	r.body = append(r.body, actionPrefix...)
+	d.idxOff = len(r.body) - start
+	r.body = bb.appendIndex(r.body, e)
+	d.idxLen = len(r.body) - start - d.idxOff
+	if id := bb.appendID(bb.scratch[:0], e); len(id) > 0 {
+		bb.scratch = id
+		r.body = append(r.body, `,"_id":`...)
+		d.idOff = len(r.body) - start
+		r.body = codecs.AppendQuoted(r.body, id)
+		d.idLen = len(r.body) - start - d.idOff
+	}
+	r.body = append(r.body, "}}\n"...)
+	d.src = len(r.body) - start
+	r.body = bb.appendSource(r.body, e)
+	r.body = append(r.body, '\n')
+	d.end = len(r.body) - start
+	r.docs = append(r.docs, d)
+}
+
+func (bb *bodyBuilder) appendIndex(dst []byte, e *pipeline.Event) []byte {
+	if bb.static != nil {
+		return append(dst, bb.static...)
+	}
+	if bb.daily {
+		// Only the date varies: render once per UTC day.
+		day := e.Timestamp.Unix()
+		if day >= 0 {
+			day /= 86400
+		} else {
+			day = (day - 86399) / 86400
+		}
+		if day == bb.dayKey && bb.dayIdx != nil {
+			return append(dst, bb.dayIdx...)
+		}
+		bb.scratch = bb.index.Append(bb.scratch[:0], e)
+		bb.dayKey, bb.dayIdx = day, codecs.AppendQuoted(bb.dayIdx[:0], bb.scratch)
+		return append(dst, bb.dayIdx...)
+	}
+	bb.scratch = bb.index.Append(bb.scratch[:0], e)
+	return codecs.AppendQuoted(dst, bb.scratch)
+}
+
+// dailyOnly reports whether the date references of an index template use only year, month
+// and day letters, so that its rendering can be cached per UTC day.
+func dailyOnly(tpl string) bool {
+	for i := 0; i < len(tpl); i++ {
+		if tpl[i] != '%' || i+2 >= len(tpl) || tpl[i+1] != '{' || tpl[i+2] != '+' {
+			continue
+		}
+		j := strings.IndexByte(tpl[i:], '}')
+		if j < 0 {
+			return false
+		}
+		for _, c := range tpl[i+3 : i+j] {
+			switch c {
+			case 'y', 'Y', 'M', 'd', '.', '-', '/', '_':
+			default:
+				return false
+			}
+		}
+		i += j
+	}
+	return true
+}
+
+// appendID appends the document _id: the event's id; for line events the id derived from
+// the file and offset; for Kafka records without one "<topic>-<partition>-<offset>".
+// Nothing is appended when no id can be derived (Elasticsearch then generates one).
+func (bb *bodyBuilder) appendID(dst []byte, e *pipeline.Event) []byte {
+	switch {
+	case e.ID != "":
+		return append(dst, e.ID...)
+	case e.Doc == nil && e.File != nil && e.File.IDPrefix != "":
+		return pipeline.AppendEventID(dst, e.File.IDPrefix, e.Offset)
+	case e.Topic != "":
+		dst = append(dst, e.Topic...)
+		dst = append(dst, '-')
+		dst = strconv.AppendInt(dst, int64(e.Partition), 10)
+		dst = append(dst, '-')
+		return strconv.AppendInt(dst, e.Offset, 10)
+	}
+	return dst
+}
+
+// appendSource appends the document: a document event's Doc as it is; a line event
+// encoded in the wire format without @metadata. Newlines outside JSON strings are
+// whitespace and must not split the NDJSON line, so they become spaces (a raw newline
+// inside a string is invalid JSON either way).
+func (bb *bodyBuilder) appendSource(dst []byte, e *pipeline.Event) []byte {
+	start := len(dst)
+	if e.Doc != nil {
+		dst = append(dst, e.Doc...)
+	} else if bb.encoder != nil {
+		dst = bb.encoder.Encode(dst, e)
+		doc := codecs.RemoveMember(dst[start:], "@metadata")
+		dst = dst[:start+len(doc)]
+	} else {
+		dst = append(dst, `{"@timestamp":"`...)
+		dst = codecs.AppendTimestamp(dst, e.Timestamp)
+		dst = append(dst, `","message":`...)
+		dst = codecs.AppendQuoted(dst, e.Message)
+		dst = append(dst, '}')
+	}
+	// Trim the encoder's trailing newline, if any, then neutralise inner ones.
+	for len(dst) > start && (dst[len(dst)-1] == '\n' || dst[len(dst)-1] == '\r') {
+		dst = dst[:len(dst)-1]
+	}
+	if bytes.IndexByte(dst[start:], '\n') >= 0 || bytes.IndexByte(dst[start:], '\r') >= 0 {
+		for i := start; i < len(dst); i++ {
+			if dst[i] == '\n' || dst[i] == '\r' {
+				dst[i] = ' '
+			}
+		}
+	}
+	return dst
+}
+
+// ---- response ----
+
+// bulkResponse is the part of a _bulk answer the output reads.
+type bulkResponse struct {
+	Errors bool       `json:"errors"`
+	Items  []bulkItem `json:"items"`
+}
+
+// bulkItem holds the outcome of one action; the output only sends create, but an answer
+// keyed by another action is read the same way. Values, not pointers: decoding a
+// successful item allocates nothing.
+type bulkItem struct {
+	Create itemResult `json:"create"`
+	Index  itemResult `json:"index"`
+	Update itemResult `json:"update"`
+	Delete itemResult `json:"delete"`
+}
+
+type itemResult struct {
+	Status int        `json:"status"`
+	Error  *itemError `json:"error"`
+}
+
+type itemError struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+}
+
+// result returns the item's outcome, nil when the item holds none of the four actions.
+func (it *bulkItem) result() *itemResult {
+	for _, r := range []*itemResult{&it.Create, &it.Index, &it.Update, &it.Delete} {
+		if r.Status != 0 {
+			return r
+		}
+	}
+	return nil
+}
+
+// outcome classifies one item.
+type outcome uint8
+
+const (
+	outIndexed   outcome = iota // 2xx
+	outDuplicate                // 409 version_conflict_engine_exception: already stored
+	outRetry                    // 429 or 5xx
+	outReject                   // any other error: dead-letter
+)
+
+func classify(r *itemResult) outcome {
+	switch {
+	case r == nil:
+		return outRetry
+	case r.Status >= 200 && r.Status < 300:
+		return outIndexed
+	case r.Status == 409 && r.Error != nil && r.Error.Type == "version_conflict_engine_exception":
+		return outDuplicate
+	case r.Status == 429 || r.Status >= 500:
+		return outRetry
+	}
+	return outReject
+}
+
+// bulkPath is the _bulk endpoint, asking Elasticsearch to answer only what the output
+// reads (every item keeps its status, so items stay aligned with the request).
+const bulkPath = "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"
+
+// parseResponse decodes a _bulk answer for a request of n documents.
+// It always decodes into fresh items: encoding/json does not zero reused elements.
+func parseResponse(body []byte, n int, into *bulkResponse) error {
+	*into = bulkResponse{Items: make([]bulkItem, 0, n)}
+	if err := json.Unmarshal(body, into); err != nil {
+		return fmt.Errorf("decoding the _bulk answer: %w", err)
+	}
+	if len(into.Items) != n {
+		return fmt.Errorf("the _bulk answer has %d items for %d documents", len(into.Items), n)
+	}
+	return nil
+}

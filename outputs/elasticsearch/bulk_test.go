@@ -1,0 +1,76 @@
+package elasticsearch
+
+import (
+	"testing"
+	"time"
+
+	"github.com/logpipe/logpipe/codecs"
+	"github.com/logpipe/logpipe/pipeline"
+)
+
+func TestBodyBuilder(t *testing.T) {
+	bb := newBodyBuilder(codecs.MustParseTemplate("logs-%{+YYYY.MM.dd}"), nil)
+	r := &request{}
+	ack := &batchAck{}
+	ts := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	evs := []pipeline.Event{
+		{Timestamp: ts, ID: `a"b`, Doc: []byte("{\"m\":\n1}\n")},
+		{Timestamp: ts.Add(-time.Second), Topic: "kafka_test", Partition: 2, Offset: 9, Doc: []byte(`{}`)},
+		{Timestamp: ts, Doc: []byte(`{"x":1}`)},
+	}
+	for i := range evs {
+		bb.appendDoc(r, &evs[i], ack)
+	}
+	want := `{"create":{"_index":"logs-2026.11.21","_id":"a\"b"}}` + "\n" + `{"m": 1}` + "\n" +
+		`{"create":{"_index":"logs-2026.11.20","_id":"kafka_test-2-9"}}` + "\n{}\n" +
+		`{"create":{"_index":"logs-2026.11.21"}}` + "\n" + `{"x":1}` + "\n"
+	if string(r.body) != want {
+		t.Fatalf("body\n%s\nwant\n%s", r.body, want)
+	}
+	if got := r.field(&r.docs[0], r.docs[0].idOff, r.docs[0].idLen); got != `a"b` {
+		t.Errorf("id %q", got)
+	}
+	if got := r.field(&r.docs[1], r.docs[1].idxOff, r.docs[1].idxLen); got != "logs-2026.11.20" {
+		t.Errorf("index %q", got)
+	}
+	if got := string(r.source(&r.docs[2])); got != `{"x":1}` {
+		t.Errorf("source %q", got)
+	}
+	r.keep(func(i int) bool { return i != 1 })
+	want2 := `{"create":{"_index":"logs-2026.11.21","_id":"a\"b"}}` + "\n" + `{"m": 1}` + "\n" +
+		`{"create":{"_index":"logs-2026.11.21"}}` + "\n" + `{"x":1}` + "\n"
+	if string(r.body) != want2 || len(r.docs) != 2 || string(r.source(&r.docs[1])) != `{"x":1}` {
+		t.Errorf("after keep:\n%s", r.body)
+	}
+}
+
+func TestDailyOnly(t *testing.T) {
+	for tpl, want := range map[string]bool{
+		"a-%{+YYYY.MM.dd}": true, "a-%{+yyyy-MM}": true, "a-%{+YYYY.MM.dd.HH}": false, "static": true,
+	} {
+		if got := dailyOnly(tpl); got != want {
+			t.Errorf("dailyOnly(%q) = %v", tpl, got)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	e := func(typ string) *itemError { return &itemError{Type: typ} }
+	cases := []struct {
+		r    *itemResult
+		want outcome
+	}{
+		{&itemResult{Status: 201}, outIndexed},
+		{&itemResult{Status: 409, Error: e("version_conflict_engine_exception")}, outDuplicate},
+		{&itemResult{Status: 409, Error: e("other")}, outReject},
+		{&itemResult{Status: 429, Error: e("es_rejected_execution_exception")}, outRetry},
+		{&itemResult{Status: 503}, outRetry},
+		{&itemResult{Status: 400, Error: e("document_parsing_exception")}, outReject},
+		{nil, outRetry},
+	}
+	for _, c := range cases {
+		if got := classify(c.r); got != c.want {
+			t.Errorf("classify(%+v) = %v, want %v", c.r, got, c.want)
+		}
+	}
+}

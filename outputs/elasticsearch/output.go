@@ -1,0 +1,520 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"go.uber.org/zap"
+
+	"github.com/logpipe/logpipe/pipeline"
+)
+
+// Register adds the output type "elasticsearch" to r.
+func Register(r *pipeline.Registry) {
+	r.AddOutput(pipeline.Typed[pipeline.Output]("elasticsearch", NewConfig, New))
+}
+
+// Stats are the output's counters since it started.
+type Stats struct {
+	Indexed      int64 // documents stored (2xx)
+	Duplicates   int64 // documents already stored (409 version_conflict_engine_exception)
+	Retried      int64 // item retries (429/5xx items, counted once per retry)
+	DeadLettered int64 // documents set aside in the dead-letter queue
+	Requests     int64 // _bulk requests sent, retries included
+	Failures     int64 // _bulk requests that failed as a whole (connection, 429, 5xx, ...)
+}
+
+type counters struct {
+	indexed, duplicates, retried, deadLettered, requests, failures atomic.Int64
+}
+
+// Output writes events to Elasticsearch with the _bulk API.
+type Output struct {
+	cfg      *Config
+	stage    pipeline.Stage
+	log      *zap.Logger
+	client   *es.Client
+	dlq      deadLetterQueue
+	template func() (string, []byte) // nil: no template to manage
+
+	ctx    context.Context // the output's lifetime; cancelled when Close gives up
+	cancel context.CancelFunc
+	in     chan *pipeline.Batch
+	reqs   chan *request
+	free   chan *request
+	wg     sync.WaitGroup // batcher and workers
+	closed chan struct{}  // closed when the batcher and workers returned
+
+	bb      *bodyBuilder
+	stats   counters
+	closing atomic.Bool
+}
+
+// New builds the output from a validated config.
+func New(cfg *Config, s pipeline.Stage) (pipeline.Output, error) {
+	return newOutput(cfg, s, templateAsset)
+}
+
+func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Output, error) {
+	if cfg.index == nil {
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	log := s.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	httpTransport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   cfg.Workers + 2,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: cfg.timeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	if cfg.TLS != nil {
+		tc, err := cfg.TLS.Config()
+		if err != nil {
+			return nil, pipeline.Permanent(fmt.Errorf("elasticsearch output tls: %w", err))
+		}
+		httpTransport.TLSClientConfig = tc
+	}
+	client, err := es.NewClient(es.Config{
+		Addresses:    cfg.Hosts,
+		Username:     cfg.Username,
+		Password:     cfg.Password,
+		APIKey:       cfg.APIKey,
+		DisableRetry: true, // retries are ours: per item, with backoff, counted
+		Transport:    httpTransport,
+	})
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("elasticsearch client: %w", err))
+	}
+	var dlq deadLetterQueue
+	if p := cfg.deadLetterPath(s); p != "" {
+		f, err := newFileDLQ(p)
+		if err != nil {
+			return nil, err
+		}
+		dlq = f
+	} else {
+		dlq = newKafkaDLQ(cfg.DeadLetter.Brokers, cfg.DeadLetter.KafkaTopic)
+	}
+	var enc pipeline.Encoder
+	if s.Codecs != nil {
+		if ct, ok := s.Codecs.Codec("json"); ok && ct.NewEncoder != nil {
+			enc = ct.NewEncoder(s.Agent)
+		}
+	}
+	if !cfg.manageTemplate() {
+		tmpl = nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := &Output{
+		cfg: cfg, stage: s, log: log, client: client, dlq: dlq, template: tmpl,
+		ctx: ctx, cancel: cancel,
+		in:     make(chan *pipeline.Batch),
+		reqs:   make(chan *request),
+		free:   make(chan *request, cfg.Workers+1),
+		closed: make(chan struct{}),
+		bb:     newBodyBuilder(cfg.index.WithAgent(s.Agent), enc),
+	}
+	for i := 0; i < cfg.Workers+1; i++ {
+		o.free <- &request{}
+	}
+	o.wg.Add(1 + cfg.Workers)
+	go o.batcher()
+	for i := 0; i < cfg.Workers; i++ {
+		go o.worker()
+	}
+	go func() { o.wg.Wait(); close(o.closed) }()
+	log.Info("elasticsearch output ready", zap.Strings("hosts", cfg.Hosts), zap.String("index", cfg.Index),
+		zap.Int("workers", cfg.Workers), zap.Int("batch_events", cfg.BatchEvents), zap.Int("batch_bytes", cfg.batchBytes),
+		zap.Stringer("dead_letter", dlq))
+	return o, nil
+}
+
+// Stats returns the counters.
+func (o *Output) Stats() Stats {
+	return Stats{
+		Indexed: o.stats.indexed.Load(), Duplicates: o.stats.duplicates.Load(),
+		Retried: o.stats.retried.Load(), DeadLettered: o.stats.deadLettered.Load(),
+		Requests: o.stats.requests.Load(), Failures: o.stats.failures.Load(),
+	}
+}
+
+// Write hands b to the batcher. It blocks while every worker has a request in flight and
+// the pending request is full (backpressure), or until ctx ends.
+func (o *Output) Write(ctx context.Context, b *pipeline.Batch) error {
+	if len(b.Events) == 0 {
+		b.Ack()
+		return nil
+	}
+	select {
+	case o.in <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-o.ctx.Done():
+		return fmt.Errorf("elasticsearch output closed: %w", o.ctx.Err())
+	}
+}
+
+// Close flushes the pending request and waits for every request in flight until ctx is
+// done; then it abandons the rest (those batches are never acknowledged).
+func (o *Output) Close(ctx context.Context) error {
+	if !o.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(o.in)
+	var err error
+	select {
+	case <-o.closed:
+	case <-ctx.Done():
+		err = ctx.Err()
+		o.cancel()
+		<-o.closed
+	}
+	o.cancel()
+	o.logStats("elasticsearch output closed")
+	if cerr := o.dlq.close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (o *Output) logStats(msg string) {
+	s := o.Stats()
+	o.log.Info(msg, zap.Int64("indexed", s.Indexed), zap.Int64("duplicates", s.Duplicates),
+		zap.Int64("retried", s.Retried), zap.Int64("dead_lettered", s.DeadLettered),
+		zap.Int64("requests", s.Requests), zap.Int64("failed_requests", s.Failures))
+}
+
+// batcher encodes incoming batches into the pending request and hands it to a worker when
+// it is full or flush_interval after its first document.
+func (o *Output) batcher() {
+	defer o.wg.Done()
+	defer close(o.reqs)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	stats := time.NewTicker(DefaultStatsInterval)
+	defer stats.Stop()
+	var last Stats
+	var cur *request
+	flush := func() bool {
+		if cur == nil || len(cur.docs) == 0 {
+			return true
+		}
+		timer.Stop()
+		select {
+		case o.reqs <- cur:
+			cur = nil
+			return true
+		case <-o.ctx.Done():
+			return false
+		}
+	}
+	for {
+		select {
+		case b, ok := <-o.in:
+			if !ok {
+				flush()
+				return
+			}
+			ack := &batchAck{b: b}
+			ack.left.Store(int64(len(b.Events)))
+			for i := range b.Events {
+				if cur == nil {
+					select {
+					case cur = <-o.free:
+					case <-o.ctx.Done():
+						return
+					}
+				}
+				if len(cur.docs) == 0 {
+					timer.Reset(o.cfg.flushInterval)
+				}
+				o.bb.appendDoc(cur, &b.Events[i], ack)
+				if len(cur.docs) >= o.cfg.BatchEvents || len(cur.body) >= o.cfg.batchBytes {
+					if !flush() {
+						return
+					}
+				}
+			}
+		case <-timer.C:
+			if !flush() {
+				return
+			}
+		case <-stats.C:
+			if s := o.Stats(); s != last {
+				last = s
+				o.logStats("elasticsearch output progress")
+			}
+		case <-o.ctx.Done():
+			return
+		}
+	}
+}
+
+// worker sends requests until the batcher closes o.reqs.
+func (o *Output) worker() {
+	defer o.wg.Done()
+	var resp bytes.Buffer
+	for r := range o.reqs {
+		o.process(r, &resp)
+		r.reset()
+		if cap(r.body) > 4*o.cfg.batchBytes { // do not keep a huge buffer around
+			r.body = nil
+		}
+		o.free <- r
+	}
+}
+
+// errItemsLeft is returned by an attempt that left items to retry.
+var errItemsLeft = errors.New("items to retry")
+
+// process sends r until every document is stored, a duplicate, or dead-lettered, retrying
+// with backoff; it returns early only when the output's context ends.
+func (o *Output) process(r *request, resp *bytes.Buffer) {
+	attempts := 0
+	var lastErr error
+	err := pipeline.Retry(o.ctx, o.cfg.backoff, func(attempt int, err error, delay time.Duration) {
+		if errors.Is(err, errItemsLeft) {
+			o.log.Debug("retrying rejected items", zap.Int("items", len(r.docs)), zap.Int("attempt", attempt),
+				zap.Duration("delay", delay), zap.Error(err))
+			return
+		}
+		lvl := zap.WarnLevel
+		if attempt > 3 {
+			lvl = zap.ErrorLevel
+		}
+		o.log.Log(lvl, "bulk request failed, retrying", zap.Int("documents", len(r.docs)),
+			zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
+	}, func(ctx context.Context) error {
+		attempts++
+		lastErr = o.attempt(ctx, r, resp, attempts)
+		return lastErr
+	})
+	if err == nil || len(r.docs) == 0 {
+		return
+	}
+	var stop *pipeline.StopError
+	if errors.As(err, &stop) {
+		return // closing: the remaining batches are never acknowledged
+	}
+	// MaxAttempts reached: the remaining documents go to the dead-letter queue.
+	reason := fmt.Sprintf("gave up after %d attempts: %v", attempts, lastErr)
+	o.deadLetter(r, func(int) (int, string, string) { return 0, "max_attempts_exceeded", reason }, attempts)
+}
+
+// attempt sends r once and settles every document it can. It returns nil when none is
+// left, errItemsLeft (wrapped) when some items must be retried, or the request's error.
+func (o *Output) attempt(ctx context.Context, r *request, resp *bytes.Buffer, attempts int) error {
+	o.stats.requests.Add(1)
+	status, err := o.send(ctx, r.body, resp)
+	if err != nil {
+		o.stats.failures.Add(1)
+		return err
+	}
+	switch {
+	case status == http.StatusOK:
+	case status == http.StatusRequestEntityTooLarge:
+		o.stats.failures.Add(1)
+		o.tooLarge(ctx, r, resp, attempts)
+		return nil
+	case status == http.StatusBadRequest:
+		// The request as a whole is malformed: no retry can fix it.
+		o.stats.failures.Add(1)
+		typ, reason := errorOf(resp.Bytes())
+		o.deadLetter(r, func(int) (int, string, string) { return status, typ, reason }, attempts)
+		return nil
+	default:
+		// 429, 5xx, and 401/403/404 (credentials or a proxy that an operator can fix):
+		// retried, never dropped.
+		o.stats.failures.Add(1)
+		typ, reason := errorOf(resp.Bytes())
+		return fmt.Errorf("_bulk answered %d %s: %s", status, typ, reason)
+	}
+	var br bulkResponse
+	if err := parseResponse(resp.Bytes(), len(r.docs), &br); err != nil {
+		o.stats.failures.Add(1)
+		return err
+	}
+	var indexed, dups, retry, reject int
+	var firstRetry string
+	for i := range br.Items {
+		it := br.Items[i].result()
+		switch classify(it) {
+		case outIndexed:
+			indexed++
+		case outDuplicate:
+			dups++
+		case outRetry:
+			retry++
+			if firstRetry == "" && it != nil && it.Error != nil {
+				firstRetry = fmt.Sprintf("%d %s: %s", it.Status, it.Error.Type, it.Error.Reason)
+			}
+		case outReject:
+			reject++
+		}
+	}
+	o.stats.indexed.Add(int64(indexed))
+	o.stats.duplicates.Add(int64(dups))
+	if reject > 0 {
+		// Dead-letter before acknowledging anything of those batches.
+		o.deadLetterWhere(r, func(i int) bool { return classify(br.Items[i].result()) == outReject },
+			func(i int) (int, string, string) {
+				it := br.Items[i].result()
+				if it.Error == nil {
+					return it.Status, "unknown", "item failed without an error object"
+				}
+				return it.Status, it.Error.Type, it.Error.Reason
+			}, attempts)
+	}
+	// Acknowledge the stored and duplicate documents, keep the ones to retry.
+	r.keep(func(i int) bool {
+		switch classify(br.Items[i].result()) {
+		case outRetry:
+			return true
+		case outIndexed, outDuplicate:
+			r.docs[i].ack.done(1)
+		}
+		return false
+	})
+	if retry == 0 {
+		return nil
+	}
+	o.stats.retried.Add(int64(retry))
+	return fmt.Errorf("%w: %d of %d items (first: %s)", errItemsLeft, retry, len(br.Items), firstRetry)
+}
+
+// tooLarge handles a 413: a request of several documents is split in halves that are sent
+// on their own; a single document above the server's limit is dead-lettered.
+func (o *Output) tooLarge(ctx context.Context, r *request, resp *bytes.Buffer, attempts int) {
+	if len(r.docs) == 1 {
+		o.deadLetter(r, func(int) (int, string, string) {
+			return http.StatusRequestEntityTooLarge, "request_entity_too_large",
+				fmt.Sprintf("the document (%d bytes with its action line) is larger than the cluster's http.max_content_length", len(r.body))
+		}, attempts)
+		return
+	}
+	half := len(r.docs) / 2
+	for _, part := range [][]docRef{r.docs[:half], r.docs[half:]} {
+		sub := &request{docs: make([]docRef, 0, len(part))}
+		for _, d := range part {
+			nd := d
+			nd.off = len(sub.body)
+			sub.body = append(sub.body, r.body[d.off:d.off+d.end]...)
+			sub.docs = append(sub.docs, nd)
+		}
+		o.process(sub, resp)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	r.docs = r.docs[:0]
+	r.body = r.body[:0]
+}
+
+// send posts one _bulk body and reads the answer into resp. A transport error (connection
+// refused or reset, timeout) is returned as an error; any HTTP status is returned as is.
+func (o *Output) send(ctx context.Context, body []byte, resp *bytes.Buffer) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, bulkPath, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Accept", "application/json")
+	res, err := o.client.Perform(req)
+	if err != nil {
+		return 0, fmt.Errorf("_bulk request: %w", err)
+	}
+	defer res.Body.Close()
+	resp.Reset()
+	if _, err := resp.ReadFrom(res.Body); err != nil {
+		return 0, fmt.Errorf("reading the _bulk answer: %w", err)
+	}
+	return res.StatusCode, nil
+}
+
+// deadLetter sets every document of r aside and acknowledges them.
+func (o *Output) deadLetter(r *request, why func(i int) (int, string, string), attempts int) {
+	o.deadLetterWhere(r, func(int) bool { return true }, why, attempts)
+	r.docs = r.docs[:0]
+	r.body = r.body[:0]
+}
+
+// deadLetterWhere writes an entry for each document i of r for which pick(i) holds, waits
+// until the entries are durable (retrying forever), then marks those documents done.
+func (o *Output) deadLetterWhere(r *request, pick func(i int) bool, why func(i int) (int, string, string), attempts int) {
+	var entries []byte
+	now := time.Now()
+	n := 0
+	var firstType, firstReason string
+	for i := range r.docs {
+		if !pick(i) {
+			continue
+		}
+		d := &r.docs[i]
+		status, typ, reason := why(i)
+		if n == 0 {
+			firstType, firstReason = typ, reason
+		}
+		entries = appendEntry(entries, now, o.stage.ID(), r.field(d, d.idxOff, d.idxLen), r.field(d, d.idOff, d.idLen),
+			status, typ, reason, attempts, r.source(d))
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	forever := o.cfg.backoff
+	forever.MaxAttempts = 0
+	err := pipeline.Retry(o.ctx, forever, func(attempt int, err error, delay time.Duration) {
+		o.log.Error("dead-letter queue write failed, retrying", zap.Stringer("dead_letter", o.dlq),
+			zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
+	}, func(ctx context.Context) error { return o.dlq.write(ctx, entries) })
+	if err != nil {
+		return // closing: those batches are never acknowledged
+	}
+	o.stats.deadLettered.Add(int64(n))
+	o.log.Warn("documents rejected by elasticsearch, set aside in the dead-letter queue",
+		zap.Int("documents", n), zap.String("error_type", firstType), zap.String("reason", firstReason),
+		zap.Stringer("dead_letter", o.dlq))
+	for i := range r.docs {
+		if pick(i) {
+			r.docs[i].ack.done(1)
+		}
+	}
+}
+
+// errorOf extracts the type and reason of an Elasticsearch error answer
+// ({"error":{"type","reason"},"status"}), or a short excerpt of any other body.
+func errorOf(body []byte) (string, string) {
+	var e struct {
+		Error struct {
+			Type   string `json:"type"`
+			Reason string `json:"reason"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Type != "" {
+		return e.Error.Type, e.Error.Reason
+	}
+	s := strings.TrimSpace(string(body))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return "http_error", s
+}

@@ -1,0 +1,514 @@
+package elasticsearch
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/logpipe/logpipe/e2e/estest"
+	"github.com/logpipe/logpipe/pipeline"
+)
+
+func startES(t testing.TB, o estest.Options) *estest.Server {
+	t.Helper()
+	s := estest.New(o)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+type testOut struct {
+	*Output
+	dir string
+}
+
+// newOut builds an output against hosts with fast retries; mod adjusts the config.
+func newOut(t testing.TB, hosts []string, mod func(c *Config)) *testOut {
+	t.Helper()
+	c := NewConfig()
+	c.Hosts = hosts
+	c.Index = "filebeat_test-%{+YYYY.MM.dd}"
+	c.FlushInterval = "20ms"
+	c.Retry = &RetryConfig{InitialBackoff: "5ms", MaxBackoff: "50ms"}
+	f := false
+	c.ManageTemplate = &f
+	if mod != nil {
+		mod(c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st := pipeline.Stage{Kind: "output", Type: "elasticsearch", Name: "main", DataDir: dir}
+	if tb, ok := t.(*testing.T); ok {
+		st.Log = zaptest.NewLogger(tb)
+	}
+	o, err := newOutput(c, st, templateAsset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = o.Close(ctx)
+		}
+	})
+	return &testOut{Output: o, dir: dir}
+}
+
+var day1 = time.Date(2026, 11, 20, 23, 59, 59, 0, time.UTC)
+
+// docBatch makes n document events of partition p starting at offset off; event i has id
+// "id-<p>-<offset>" unless noID, and @timestamp day1 + i seconds.
+func docBatch(p int32, off int64, n int, noID bool, acked *atomic.Int64) *pipeline.Batch {
+	evs := make([]pipeline.Event, n)
+	for i := range evs {
+		o := off + int64(i)
+		ts := day1.Add(time.Duration(o) * time.Second)
+		e := pipeline.Event{Timestamp: ts, Topic: "kafka_test", Partition: p, Offset: o}
+		if !noID {
+			e.ID = fmt.Sprintf("id-%d-%d", p, o)
+		}
+		e.Doc = fmt.Appendf(nil, `{"@timestamp":%q,"message":"line %d of partition %d","n":%d}`, ts.Format("2006-01-02T15:04:05.000Z"), o, p, o)
+		evs[i] = e
+	}
+	return pipeline.NewBatch(fmt.Sprintf("kafka_test/%d", p), evs, func() {
+		if acked != nil {
+			acked.Add(1)
+		}
+	})
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := estest.Wait(ctx, cond); err != nil {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func write(t testing.TB, o *testOut, bs ...*pipeline.Batch) {
+	t.Helper()
+	for _, b := range bs {
+		if err := o.Write(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCreateWithIDsDailyIndices(t *testing.T) {
+	es := startES(t, estest.Options{})
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.BatchEvents = 100 })
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 250, false, &acked), docBatch(1, 0, 250, false, &acked), docBatch(2, 0, 3, true, &acked))
+	waitFor(t, "3 acks", func() bool { return acked.Load() == 3 })
+	if got := es.Indices(); len(got) != 2 || got[0] != "filebeat_test-2026.11.20" || got[1] != "filebeat_test-2026.11.21" {
+		t.Fatalf("indices %v", got)
+	}
+	if n := es.Count(""); n != 503 {
+		t.Fatalf("%d documents, want 503", n)
+	}
+	// Offset 0 is 23:59:59 on day 1; every later one is on day 2.
+	if d, ok := es.Doc("filebeat_test-2026.11.20", "id-1-0"); !ok || string(d) != `{"@timestamp":"2026-11-20T23:59:59.000Z","message":"line 0 of partition 1","n":0}` {
+		t.Errorf("id-1-0: %s", d)
+	}
+	if _, ok := es.Doc("filebeat_test-2026.11.21", "id-0-249"); !ok {
+		t.Errorf("id-0-249 missing")
+	}
+	for id, idx := range map[string]string{"kafka_test-2-0": "filebeat_test-2026.11.20",
+		"kafka_test-2-1": "filebeat_test-2026.11.21", "kafka_test-2-2": "filebeat_test-2026.11.21"} {
+		if _, ok := es.Doc(idx, id); !ok {
+			t.Errorf("derived id %s missing from %s", id, idx)
+		}
+	}
+	if s := o.Stats(); s.Indexed != 503 || s.Duplicates != 0 || s.DeadLettered != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestConflictCountsAsSuccess(t *testing.T) {
+	es := startES(t, estest.Options{})
+	o := newOut(t, []string{es.URL()}, nil)
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 50, false, &acked))
+	waitFor(t, "first ack", func() bool { return acked.Load() == 1 })
+	write(t, o, docBatch(0, 0, 50, false, &acked), docBatch(0, 50, 10, false, &acked))
+	waitFor(t, "acks of the redelivery", func() bool { return acked.Load() == 3 })
+	if n := es.Count(""); n != 60 {
+		t.Errorf("%d documents, want 60", n)
+	}
+	if s := o.Stats(); s.Duplicates != 50 || s.Indexed != 60 {
+		t.Errorf("stats %+v", s)
+	}
+	if s := es.Stats(); s.Conflicts != 50 {
+		t.Errorf("server saw %d conflicts", s.Conflicts)
+	}
+}
+
+func TestRejectedItemsRetried(t *testing.T) {
+	es := startES(t, estest.Options{Seed: 7})
+	es.RejectItems(0.1)
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.BatchEvents = 200 })
+	var acked atomic.Int64
+	for p := int32(0); p < 4; p++ {
+		write(t, o, docBatch(p, 0, 500, false, &acked))
+	}
+	waitFor(t, "4 acks", func() bool { return acked.Load() == 4 })
+	if n := es.Count(""); n != 2000 {
+		t.Errorf("%d documents, want 2000", n)
+	}
+	s := o.Stats()
+	if s.Retried < 100 || s.Retried != int64(es.Stats().Rejected) || s.Indexed != 2000 || s.DeadLettered != 0 {
+		t.Errorf("stats %+v, server rejected %d", s, es.Stats().Rejected)
+	}
+}
+
+func TestWholeRequestFailuresRetried(t *testing.T) {
+	for _, status := range []int{503, 429} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			es := startES(t, estest.Options{})
+			es.FailRequests(status, 3)
+			o := newOut(t, []string{es.URL()}, nil)
+			var acked atomic.Int64
+			write(t, o, docBatch(0, 0, 20, false, &acked))
+			waitFor(t, "ack", func() bool { return acked.Load() == 1 })
+			if es.Count("") != 20 || es.Stats().FailedRequests != 3 || o.Stats().Failures != 3 {
+				t.Errorf("count %d, server %+v, output %+v", es.Count(""), es.Stats(), o.Stats())
+			}
+		})
+	}
+}
+
+func TestServerDownThenUp(t *testing.T) {
+	es := startES(t, estest.Options{})
+	o := newOut(t, []string{es.URL()}, nil)
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 10, false, &acked))
+	waitFor(t, "first ack", func() bool { return acked.Load() == 1 })
+	if err := es.SetDown(true); err != nil {
+		t.Fatal(err)
+	}
+	write(t, o, docBatch(0, 10, 10, false, &acked))
+	waitFor(t, "failed attempts", func() bool { return o.Stats().Failures >= 3 })
+	if acked.Load() != 1 {
+		t.Fatal("batch acknowledged while the server was down")
+	}
+	if err := es.SetDown(false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ack after recovery", func() bool { return acked.Load() == 2 })
+	if es.Count("") != 20 {
+		t.Errorf("%d documents", es.Count(""))
+	}
+}
+
+func TestHangUpRetried(t *testing.T) {
+	es := startES(t, estest.Options{})
+	es.SetHangUp(true)
+	o := newOut(t, []string{es.URL()}, nil)
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 10, false, &acked))
+	waitFor(t, "hang-ups", func() bool { return es.Stats().HungUp >= 2 })
+	es.SetHangUp(false)
+	waitFor(t, "ack", func() bool { return acked.Load() == 1 })
+	if es.Count("") != 10 {
+		t.Errorf("%d documents", es.Count(""))
+	}
+}
+
+type dlqEntry struct {
+	Timestamp string `json:"@timestamp"`
+	Stage     string `json:"stage"`
+	Index     string `json:"index"`
+	ID        string `json:"id"`
+	Status    int    `json:"status"`
+	Error     struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	} `json:"error"`
+	Attempts int             `json:"attempts"`
+	Document json.RawMessage `json:"document"`
+}
+
+func readDLQ(t *testing.T, path string) []dlqEntry {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []dlqEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e dlqEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("dead-letter line %q: %v", sc.Text(), err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestMappingConflictDeadLettered(t *testing.T) {
+	es := startES(t, estest.Options{})
+	es.MapField("http.response.status_code", "long")
+	o := newOut(t, []string{es.URL()}, nil)
+	var acked atomic.Int64
+	evs := []pipeline.Event{
+		{ID: "good", Timestamp: day1, Doc: []byte(`{"http":{"response":{"status_code":200}}}`)},
+		{ID: "bad", Timestamp: day1, Doc: []byte(`{"http":{"response":{"status_code":"-"}}}`)},
+		{ID: "good2", Timestamp: day1, Doc: []byte(`{"http":{"response":{"status_code":"404"}}}`)},
+	}
+	write(t, o, pipeline.NewBatch("t/0", evs, func() { acked.Add(1) }))
+	waitFor(t, "ack", func() bool { return acked.Load() == 1 })
+	if es.Count("") != 2 {
+		t.Errorf("%d documents, want 2", es.Count(""))
+	}
+	entries := readDLQ(t, filepath.Join(o.dir, "output.elasticsearch.main", DeadLetterFile))
+	if len(entries) != 1 {
+		t.Fatalf("%d dead-letter entries", len(entries))
+	}
+	e := entries[0]
+	if e.ID != "bad" || e.Index != "filebeat_test-2026.11.20" || e.Status != 400 || e.Error.Type != "document_parsing_exception" ||
+		!strings.Contains(e.Error.Reason, "http.response.status_code") || string(e.Document) != `{"http":{"response":{"status_code":"-"}}}` ||
+		e.Stage != "output.elasticsearch.main" || e.Attempts != 1 || e.Timestamp == "" {
+		t.Errorf("entry %+v", e)
+	}
+	if s := o.Stats(); s.DeadLettered != 1 || s.Indexed != 2 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestTooLargeDocumentDeadLettered(t *testing.T) {
+	es := startES(t, estest.Options{})
+	es.SetMaxContentLength(4000)
+	o := newOut(t, []string{es.URL()}, nil)
+	var acked atomic.Int64
+	evs := []pipeline.Event{}
+	for i := 0; i < 20; i++ {
+		msg := "small"
+		if i == 13 {
+			msg = strings.Repeat("x", 5000)
+		}
+		evs = append(evs, pipeline.Event{ID: fmt.Sprint("d", i), Timestamp: day1, Doc: fmt.Appendf(nil, `{"message":%q}`, msg)})
+	}
+	write(t, o, pipeline.NewBatch("t/0", evs, func() { acked.Add(1) }))
+	waitFor(t, "ack", func() bool { return acked.Load() == 1 })
+	if es.Count("") != 19 {
+		t.Errorf("%d documents, want 19", es.Count(""))
+	}
+	entries := readDLQ(t, filepath.Join(o.dir, "output.elasticsearch.main", DeadLetterFile))
+	if len(entries) != 1 || entries[0].ID != "d13" || entries[0].Status != 413 {
+		t.Errorf("entries %+v", entries)
+	}
+}
+
+func TestMaxAttemptsDeadLetters(t *testing.T) {
+	es := startES(t, estest.Options{})
+	es.RejectItems(1)
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.Retry.MaxAttempts = 3 })
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 5, false, &acked))
+	waitFor(t, "ack", func() bool { return acked.Load() == 1 })
+	entries := readDLQ(t, filepath.Join(o.dir, "output.elasticsearch.main", DeadLetterFile))
+	if len(entries) != 5 || entries[0].Error.Type != "max_attempts_exceeded" || entries[0].Attempts != 3 ||
+		!strings.Contains(entries[0].Error.Reason, "es_rejected_execution_exception") {
+		t.Errorf("entries %+v", entries)
+	}
+	if es.Stats().BulkRequests != 3 {
+		t.Errorf("%d requests, want 3", es.Stats().BulkRequests)
+	}
+}
+
+// refusedAddr returns a loopback address nothing listens on.
+func refusedAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestSeveralHostsOneDead(t *testing.T) {
+	a := startES(t, estest.Options{})
+	b := startES(t, estest.Options{})
+	hosts := []string{"http://" + refusedAddr(t), a.URL(), b.URL()}
+	o := newOut(t, hosts, func(c *Config) { c.BatchEvents = 10 })
+	var acked atomic.Int64
+	for i := 0; i < 10; i++ {
+		write(t, o, docBatch(0, int64(i*10), 10, false, &acked))
+	}
+	waitFor(t, "10 acks", func() bool { return acked.Load() == 10 })
+	if n := a.Count("") + b.Count(""); n != 100 {
+		t.Errorf("%d documents", n)
+	}
+	if a.Count("") == 0 || b.Count("") == 0 {
+		t.Errorf("no round-robin: %d and %d", a.Count(""), b.Count(""))
+	}
+	// The dead host costs at most a few failed attempts: it is set aside after the first.
+	if f := o.Stats().Failures; f > 2 {
+		t.Errorf("%d failed requests", f)
+	}
+}
+
+func TestAuthAndTemplate(t *testing.T) {
+	es := startES(t, estest.Options{Username: "elastic", Password: "secret"})
+	o := newOut(t, []string{es.URL()}, func(c *Config) {
+		c.Username, c.Password = "elastic", "secret"
+		c.ManageTemplate = nil
+	})
+	if err := o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	name, _ := templateAsset()
+	if _, ok := es.Template(name); !ok {
+		t.Fatalf("template %s not installed", name)
+	}
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 3, false, &acked))
+	waitFor(t, "ack", func() bool { return acked.Load() == 1 })
+
+	bad := newOut(t, []string{es.URL()}, func(c *Config) { c.Username, c.Password = "elastic", "wrong" })
+	write(t, bad, docBatch(0, 3, 3, false, &acked))
+	waitFor(t, "401 failures", func() bool { return bad.Stats().Failures >= 2 })
+	if acked.Load() != 1 {
+		t.Error("a batch was acknowledged with wrong credentials")
+	}
+}
+
+func TestTemplateSkippedForOtherIndex(t *testing.T) {
+	es := startES(t, estest.Options{})
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.ManageTemplate = nil; c.Index = "other-%{+YYYY}" })
+	if err := o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	name, _ := templateAsset()
+	if _, ok := es.Template(name); ok {
+		t.Error("template installed for a non-matching index")
+	}
+}
+
+func TestBackpressure(t *testing.T) {
+	es := startES(t, estest.Options{})
+	if err := es.SetDown(true); err != nil {
+		t.Fatal(err)
+	}
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.Workers = 1; c.BatchEvents = 10 })
+	// One request in flight, one pending in the batcher: the third or fourth Write blocks.
+	blocked := false
+	for i := 0; i < 6 && !blocked; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		err := o.Write(ctx, docBatch(0, int64(i*10), 10, false, nil))
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			blocked = true
+			if i < 2 {
+				t.Errorf("Write blocked after %d batches", i)
+			}
+		}
+	}
+	if !blocked {
+		t.Fatal("Write never blocked while the server was down")
+	}
+}
+
+func TestCloseFlushes(t *testing.T) {
+	es := startES(t, estest.Options{})
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.FlushInterval = "1h" })
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 5, false, &acked))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := o.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if acked.Load() != 1 || es.Count("") != 5 {
+		t.Errorf("acked %d, %d documents", acked.Load(), es.Count(""))
+	}
+}
+
+func TestCloseGivesUpAtDeadline(t *testing.T) {
+	es := startES(t, estest.Options{})
+	_ = es.SetDown(true)
+	o := newOut(t, []string{es.URL()}, nil)
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 5, false, &acked))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := o.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close: %v", err)
+	}
+	if acked.Load() != 0 {
+		t.Error("acknowledged without being stored")
+	}
+}
+
+func TestLineEventsWithoutEncoder(t *testing.T) {
+	es := startES(t, estest.Options{})
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.Index = "lines" })
+	var acked atomic.Int64
+	fo := &pipeline.FileOrigin{Path: "/var/log/a", IDPrefix: "abc"}
+	evs := []pipeline.Event{{Timestamp: day1, Message: []byte("GET / \"x\"\n"), File: fo, Offset: 42, Partition: -1}}
+	write(t, o, pipeline.NewBatch("/var/log/a", evs, func() { acked.Add(1) }))
+	waitFor(t, "ack", func() bool { return acked.Load() == 1 })
+	d, ok := es.Doc("lines", "abc-42")
+	if !ok || string(d) != `{"@timestamp":"2026-11-20T23:59:59.000Z","message":"GET / \"x\"\n"}` {
+		t.Errorf("doc %s %v", d, ok)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := NewConfig()
+	c.Hosts = []string{"es1:9200"}
+	c.Index = "Logs-%{+YYYY}"
+	c.Workers = 0
+	c.BatchBytes = "1"
+	c.DeadLetter = &DeadLetterConfig{KafkaTopic: "dlq"}
+	err := c.Validate()
+	for _, attr := range []string{"hosts", "index", "workers", "batch_bytes", "brokers"} {
+		var ae *pipeline.AttrError
+		found := false
+		for _, e := range unwrapAll(err) {
+			if errors.As(e, &ae) && ae.Attr == attr {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no error for %s in %v", attr, err)
+		}
+	}
+	c = NewConfig()
+	c.Hosts = []string{"http://127.0.0.1:9200"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+	if c.batchBytes != DefaultBatchBytes || c.flushInterval != time.Second || !c.manageTemplate() {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
