@@ -36,7 +36,9 @@ func Register(r *pipeline.Registry) {
 //	 "input":{"type":"filestream"},"host":{"name":"web1"},"ecs":{"version":"8.0.0"},
 //	 "agent":{"type":"logpipe","version":"0.1.0","name":"web1","id":"...","ephemeral_id":"..."}}
 //
-// (on one line), with "flags":["truncated"] after "file" when the line was cut, no
+// (on one line), with "flags":["truncated"] after "file" when the line was cut, and
+// "flags":["invalid_utf8"],"original_length":<bytes of the line as read> when the line
+// held invalid UTF-8 (replaced by U+FFFD in "message", as Filebeat does), no
 // "fingerprint" while the file is shorter than the fingerprint size, and no "file" for a line
 // without origin. The _id is e.ID when set, otherwise derived from the file's IDPrefix and
 // the offset (pipeline.AppendEventID). A document event is written as its Doc, with
@@ -156,8 +158,19 @@ func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []
 		}
 		dst = append(dst, '}')
 	}
-	if e.Flags&pipeline.FlagTruncated != 0 {
+	invalid := e.Flags&pipeline.FlagInvalidUTF8 != 0 || !utf8.Valid(e.Message)
+	switch {
+	case e.Flags&pipeline.FlagTruncated != 0 && invalid:
+		dst = append(dst, `,"flags":["truncated","invalid_utf8"]`...)
+	case e.Flags&pipeline.FlagTruncated != 0:
 		dst = append(dst, `,"flags":["truncated"]`...)
+	case invalid:
+		dst = append(dst, `,"flags":["invalid_utf8"]`...)
+	}
+	if invalid {
+		// The message had bytes replaced by U+FFFD: keep the length of the line as read.
+		dst = append(dst, `,"original_length":`...)
+		dst = strconv.AppendInt(dst, int64(len(e.Message)), 10)
 	}
 	dst = append(dst, '}')
 	if tail != nil {

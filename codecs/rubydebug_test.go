@@ -57,13 +57,17 @@ func TestRubydebugLineEvent(t *testing.T) {
     "@timestamp" => 2026-11-21T07:16:26.746Z,
        "message" => "bad ` + "\uFFFD" + ` byte\u0001",
            "log" => {
-        "offset" => 182,
-          "file" => {
+                 "offset" => 182,
+                   "file" => {
                    "path" => "/etc/httpd/logs/access_log",
               "device_id" => "65024",
                   "inode" => "10028677",
             "fingerprint" => "abababababababababababababababababababababababababababababababab"
-        }
+        },
+                  "flags" => [
+            [0] "invalid_utf8"
+        ],
+        "original_length" => 11
     },
          "input" => {
         "type" => "filestream"

@@ -3,6 +3,7 @@
 // benchmarks.
 //
 //	go run ./e2e/kfakebroker -listen 127.0.0.1:9092 -topic kafka_test:3 [-data-dir DIR] [-brokers 1]
+//	                         [-as-version 2.8] [-log-level info]
 //
 // Topics named with -topic (repeatable, "name" or "name:partitions") are created explicitly at
 // start when they do not exist yet: kfake loses auto-created topics on a crash, so tests never
@@ -32,6 +33,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 type topicFlag []topicSpec
@@ -79,6 +81,7 @@ func run() error {
 		dataDir  = flag.String("data-dir", "", "persist the cluster state here and reload it at start (empty: memory only)")
 		nbrokers = flag.Int("brokers", 1, "number of brokers")
 		logLevel = flag.String("log-level", "none", "kfake log level: none, error, warn, info, debug (to stderr)")
+		asVer    = flag.String("as-version", "", "advertise and accept only the API versions of this Kafka release (e.g. 2.8, 3.6, 4.0)")
 		topics   topicFlag
 	)
 	flag.Var(&topics, "topic", "topic to create if missing, as name or name:partitions (repeatable)")
@@ -112,6 +115,13 @@ func run() error {
 	}
 	if *dataDir != "" {
 		opts = append(opts, kfake.DataDir(*dataDir))
+	}
+	if *asVer != "" {
+		v := kversion.FromString(*asVer)
+		if v == nil {
+			return fmt.Errorf("-as-version %q: unknown release; known: %s", *asVer, strings.Join(kversion.VersionStrings(), ", "))
+		}
+		opts = append(opts, kfake.MaxVersions(v))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

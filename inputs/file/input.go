@@ -267,16 +267,18 @@ func (in *Input) startFlusher() {
 		defer close(in.flushDone)
 		t := time.NewTicker(every)
 		defer t.Stop()
+		var failing registryFailure
 		for {
 			select {
 			case <-in.flushStop:
 				return
 			case <-t.C:
 				if in.dirty.Swap(false) {
-					if err := in.save(); err != nil {
+					err := in.save()
+					if err != nil {
 						in.dirty.Store(true)
-						in.log.Warn("cannot write the registry; retrying", zap.String("registry", in.regPath), zap.Error(err))
 					}
+					failing.report(in.log, in.regPath, err, time.Now())
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package elasticsearch
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 
 	"github.com/logpipe/logpipe/pipeline/transport"
 	"go.uber.org/zap/zapcore"
@@ -14,7 +15,7 @@ import (
 // String implements fmt.Stringer.
 func (c Config) String() string {
 	return fmt.Sprintf("elasticsearch{hosts=%v index=%s username=%s password=%s api_key=%s tls=%t}",
-		c.Hosts, c.Index, c.Username, transport.Secret(c.Password), transport.Secret(c.APIKey), c.TLS != nil)
+		redactHosts(c.Hosts), c.Index, c.Username, transport.Secret(c.Password), transport.Secret(c.APIKey), c.TLS != nil)
 }
 
 // GoString implements fmt.GoStringer (%#v).
@@ -29,7 +30,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		Password transport.Secret `json:"password,omitempty"`
 		APIKey   transport.Secret `json:"api_key,omitempty"`
 		TLS      *transport.TLS   `json:"tls,omitempty"`
-	}{c.Hosts, c.Index, c.Username, transport.Secret(c.Password), transport.Secret(c.APIKey), c.TLS})
+	}{redactHosts(c.Hosts), c.Index, c.Username, transport.Secret(c.Password), transport.Secret(c.APIKey), c.TLS})
 }
 
 // MarshalLogObject implements zapcore.ObjectMarshaler.
@@ -48,4 +49,17 @@ func (c *Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 		}
 	}
 	return nil
+}
+
+// redactHosts hides a password written into a host URL (https://user:pw@es1:9200).
+func redactHosts(hosts []string) []string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		if u, err := url.Parse(h); err == nil {
+			out[i] = u.Redacted()
+		} else {
+			out[i] = "[unparsable host]"
+		}
+	}
+	return out
 }

@@ -65,7 +65,7 @@ func TestTLSClientCertificateAndBasicAuth(t *testing.T) {
 func TestTLSUntrustedServerRetries(t *testing.T) {
 	ca := transporttest.NewCA(t, "es")
 	other := transporttest.NewCA(t, "other")
-	_, url := tlsES(t, ca, nil, estest.Options{APIKey: "a2V5OnNlY3JldA=="})
+	es, url := tlsES(t, ca, nil, estest.Options{APIKey: "a2V5OnNlY3JldA=="})
 
 	c := NewConfig()
 	c.Hosts = []string{url}
@@ -105,6 +105,16 @@ func TestTLSUntrustedServerRetries(t *testing.T) {
 	closeCtx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = o.Close(closeCtx)
+	// The same server with the right CA and the api_key: indexed.
+	good := newOut(t, []string{url}, func(c *Config) {
+		c.TLS = &transport.TLS{CAFile: ca.File}
+		c.APIKey = "a2V5OnNlY3JldA=="
+	})
+	write(t, good, docBatch(0, 0, 3, false, &acked))
+	waitFor(t, "ack with the right CA and api_key", func() bool { return acked.Load() == 1 })
+	if n := es.Count(""); n != 3 {
+		t.Fatalf("%d documents, want 3", n)
+	}
 	for _, e := range logs.All() {
 		if strings.Contains(e.Message+fmt.Sprint(e.ContextMap()), "a2V5OnNlY3JldA") {
 			t.Fatalf("the api key was logged: %v", e.ContextMap())
@@ -116,7 +126,7 @@ func TestTLSUntrustedServerRetries(t *testing.T) {
 func TestSecretsNotPrinted(t *testing.T) {
 	const pw, key = "pw-DO-NOT-PRINT", "key-DO-NOT-PRINT"
 	c := NewConfig()
-	c.Hosts = []string{"https://127.0.0.1:9200"}
+	c.Hosts = []string{"https://127.0.0.1:9200", "https://elastic:" + pw + "@127.0.0.2:9200"}
 	c.Username, c.Password = "elastic", pw
 	cfgs := []any{c, *c}
 	k := NewConfig()

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,6 +82,8 @@ type Output struct {
 	lingerArmed bool
 	closed      bool
 	keyBuf      []byte // scratch for the rendered partition key
+	maxMsg      int    // max_message_bytes, lowered to the topic's max.message.bytes
+	batchBytes  int    // batch_bytes, lowered likewise
 
 	freeMu sync.Mutex
 	free   []*chunk // recycled chunks
@@ -110,7 +113,9 @@ func New(cfg *Config, s pipeline.Stage) (*Output, error) {
 		enc:     ct.NewEncoder(s.Agent),
 		brokers: strings.Join(cfg.Brokers, ","),
 		sem:     make(chan struct{}, cfg.MaxInFlight),
+		maxMsg:  cfg.maxMessageBytes,
 	}
+	o.batchBytes = cfg.batchBytes
 	if cfg.PartitionKey != "" {
 		t, err := codecs.ParseTemplate(cfg.PartitionKey)
 		if err != nil {
@@ -149,8 +154,48 @@ func (o *Output) Start(ctx context.Context) error {
 	o.mu.Lock()
 	o.nparts, o.metaAt = n, time.Now()
 	o.mu.Unlock()
+	o.applyTopicLimit(ctx)
 	o.log.Info("kafka output ready", zap.String("brokers", o.brokers), zap.String("topic", o.cfg.Topic), zap.Int("partitions", n))
 	return nil
+}
+
+// applyTopicLimit asks the cluster for the topic's max.message.bytes, the largest record
+// batch it accepts, and lowers max_message_bytes and batch_bytes to it, so that an event
+// larger than the topic accepts is cut and flagged rather than rejected forever. A cluster
+// that does not answer (or an ACL that forbids DescribeConfigs) leaves the configuration as
+// it is.
+func (o *Output) applyTopicLimit(ctx context.Context) {
+	res, err := o.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: o.cfg.Topic, ConfigNames: []string{"max.message.bytes"}}}})
+	if err != nil {
+		o.log.Debug("cannot read the topic's max.message.bytes", zap.String("topic", o.cfg.Topic), zap.Error(err))
+		return
+	}
+	limit := 0
+	for _, r := range res.Resources {
+		if r.Error != nil {
+			o.log.Debug("cannot read the topic's max.message.bytes", zap.String("topic", o.cfg.Topic), zap.Error(r.Error))
+			continue
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "max.message.bytes" {
+				limit, _ = strconv.Atoi(e.ConfigValue)
+			}
+		}
+	}
+	if limit < 1024 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if limit < o.batchBytes {
+		o.batchBytes = limit
+	}
+	if limit < o.maxMsg {
+		o.log.Warn("the topic accepts smaller messages than max_message_bytes: larger events are cut to the topic's limit",
+			zap.String("topic", o.cfg.Topic), zap.Int("max.message.bytes", limit), zap.Int("max_message_bytes", o.maxMsg))
+		o.maxMsg = limit
+	}
 }
 
 // errTopicMissing classifies a missing topic.
@@ -389,8 +434,8 @@ func (o *Output) add(ctx context.Context, p int, pb *pendingBatch, e *pipeline.E
 	kstart := len(c.buf) - keyLen
 	vstart := len(c.buf)
 	c.buf = o.enc.Encode(c.buf, e)
-	if len(c.buf)-kstart+recordOverhead > o.cfg.maxMessageBytes {
-		c.buf = o.encodeCut(c.buf[:vstart], e, o.cfg.maxMessageBytes-recordOverhead-keyLen)
+	if len(c.buf)-kstart+recordOverhead > o.maxMsg {
+		c.buf = o.encodeCut(c.buf[:vstart], e, o.maxMsg-recordOverhead-keyLen)
 	}
 	var ts int64 // 0: the broker's time
 	if !e.Timestamp.IsZero() {
@@ -401,7 +446,7 @@ func (o *Output) add(ctx context.Context, p int, pb *pendingBatch, e *pipeline.E
 		c.refs = append(c.refs, ref{pb: pb})
 		pb.left.Add(1)
 	}
-	if len(c.recs) > 1 && c.wireSize() > o.cfg.batchBytes {
+	if len(c.recs) > 1 && c.wireSize() > o.batchBytes {
 		// The new record overflows the batch: send the others, move it to a fresh chunk.
 		last := c.recs[len(c.recs)-1]
 		c.recs = c.recs[:len(c.recs)-1]
@@ -419,7 +464,7 @@ func (o *Output) add(ctx context.Context, p int, pb *pendingBatch, e *pipeline.E
 		}
 		c = nc
 	}
-	if len(c.recs) >= o.cfg.BatchEvents || c.wireSize() >= o.cfg.batchBytes {
+	if len(c.recs) >= o.cfg.BatchEvents || c.wireSize() >= o.batchBytes {
 		o.open[p] = nil
 		return o.send(ctx, c)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -520,4 +521,97 @@ func TestCloseLeaksNoGoroutine(t *testing.T) {
 		// kfake's per-connection goroutines end when it notices the closed connection.
 		goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*clientConn).read"),
 		goleak.IgnoreAnyFunction("github.com/twmb/franz-go/pkg/kfake.(*clientConn).write"))
+}
+
+// The output works with the API versions of the clusters in the field: Kafka 2.x (with
+// ZooKeeper), 3.x and 4.x (KRaft, which dropped the old produce versions). kfake advertises
+// and accepts only the versions of the given release. zstd needs Kafka 2.1 or newer.
+func TestClusterVersions(t *testing.T) {
+	for _, v := range []struct {
+		name string
+		v    *kversion.Versions
+		comp string
+	}{
+		{"2.0", kversion.V2_0_0(), "lz4"},
+		{"2.1", kversion.V2_1_0(), "zstd"},
+		{"2.8", kversion.V2_8_0(), "lz4"},
+		{"3.6", kversion.V3_6_0(), "gzip"},
+		{"4.0", kversion.V4_0_0(), "lz4"},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			c := newCluster(t, kfake.SeedTopics(2, "logs"), kfake.MaxVersions(v.v))
+			o := newOutput(t, c, "logs", nil, func(cfg *Config) { cfg.Compression = v.comp })
+			if err := o.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			bs, acked := makeBatches(3, 20)
+			for _, b := range bs {
+				if err := o.Write(context.Background(), b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, 10*time.Second, "acks", func() bool { return acked.Load() == 3 })
+			closeOutput(t, o)
+			if n := len(consume(t, c, "logs", 60)); n != 60 {
+				t.Fatalf("%d records, want 60", n)
+			}
+		})
+	}
+}
+
+// Partition leaders move between brokers while the output produces: requests to the old
+// leader fail with NOT_LEADER_FOR_PARTITION and are retried until the transport learnt the
+// new leaders; every event arrives.
+func TestLeaderChange(t *testing.T) {
+	c := newCluster(t, kfake.NumBrokers(3), kfake.SeedTopics(3, "logs"))
+	o := newOutput(t, c, "logs", nil, func(cfg *Config) { cfg.BatchEvents = 25 })
+	if err := o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bs, acked := makeBatches(40, 25)
+	for i, b := range bs {
+		if i == 10 || i == 25 {
+			c.ShufflePartitionLeaders()
+		}
+		if err := o.Write(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 30*time.Second, "acks", func() bool { return acked.Load() == 40 })
+	closeOutput(t, o)
+	recs := consume(t, c, "logs", 1000)
+	seen := map[string]bool{}
+	for _, r := range recs {
+		seen[string(r.Value)] = true
+	}
+	if len(seen) != 1000 {
+		t.Fatalf("%d distinct events, want 1000", len(seen))
+	}
+}
+
+// Start learns the topic's max.message.bytes: an event larger than the topic accepts is cut
+// to it and flagged instead of being rejected forever.
+func TestTopicMaxMessageBytesIsLearnt(t *testing.T) {
+	c := newCluster(t)
+	if err := c.CreateTopic("small", 1, map[string]string{"max.message.bytes": "5000"}); err != nil {
+		t.Fatal(err)
+	}
+	o := newOutput(t, c, "small", nil, func(cfg *Config) {
+		cfg.MaxMessageBytes = "64KiB"
+		cfg.Compression = "none"
+	})
+	if err := o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bs, acked := makeBatches(1, 3)
+	bs[0].Events[1].Message = []byte(strings.Repeat("x", 20000))
+	if err := o.Write(context.Background(), bs[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "ack", func() bool { return acked.Load() == 1 })
+	closeOutput(t, o)
+	recs := consume(t, c, "small", 3)
+	if v := recs[1].Value; len(v) > 5000 || !strings.HasSuffix(string(v), "|T") {
+		t.Fatalf("record of %d bytes, want it cut below 5000 and flagged", len(v))
+	}
 }
