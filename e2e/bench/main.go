@@ -32,6 +32,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/logpipe/logpipe/e2e/internal/brokerproc"
 )
 
 func main() {
@@ -40,12 +42,24 @@ func main() {
 	lines := flag.Int("lines", 1_000_000, "access lines to generate")
 	runs := flag.Int("runs", 3, "repetitions; the table shows medians")
 	dir := flag.String("dir", "", "working directory (default: a temporary one, removed afterwards)")
+	flag.StringVar(&profileDir, "profile", "", "write pprof CPU and allocation profiles of ship and index into `DIR` (ship.cpu, ship.mem, index.cpu, index.mem; the last run wins)")
 	flag.Parse()
 
 	if err := run(*logpipe, *broker, *lines, *runs, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench failed:", err)
 		os.Exit(1)
 	}
+}
+
+// profileDir, when set, makes ship and index write pprof profiles there (-profile).
+var profileDir string
+
+// profileArgs returns the hidden profiling flags of logpipe for stage name, or nothing.
+func profileArgs(name string) []string {
+	if profileDir == "" {
+		return nil
+	}
+	return []string{"--cpuprofile", filepath.Join(profileDir, name+".cpu"), "--memprofile", filepath.Join(profileDir, name+".mem")}
 }
 
 // result is one measured process run.
@@ -124,23 +138,15 @@ func oneRun(logpipe, brokerBin, dir, logFile, sinkURL string, n int, sink *bulkS
 	}
 	defer os.RemoveAll(runDir)
 
-	addr, err := freeAddr()
+	addr, err := brokerproc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	b := exec.CommandContext(ctx, brokerBin, "-listen", addr, "-topic", "kafka_test:3", "-topic", "floor_raw:3")
-	out, err := b.StdoutPipe()
+	broker, err := brokerproc.Start(ctx, brokerBin, addr, os.Stderr, "kafka_test:3", "floor_raw:3")
 	if err != nil {
-		return nil, err
-	}
-	b.Stderr = os.Stderr
-	if err := b.Start(); err != nil {
-		return nil, err
-	}
-	defer func() { _ = b.Process.Signal(syscall.SIGTERM); _ = b.Wait() }()
-	if err := waitReady(out); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	defer broker.Stop()
 
 	res := map[string]result{}
 	measure := func(name string, cmd *exec.Cmd) error {
@@ -183,7 +189,7 @@ output "kafka" "main" {
 `, filepath.Join(runDir, "ship"), logFile, addr)), 0o644); err != nil {
 		return nil, err
 	}
-	if err := measure("ship", exec.CommandContext(ctx, logpipe, "ship", "--once", "-c", shipCfg)); err != nil {
+	if err := measure("ship", exec.CommandContext(ctx, logpipe, append([]string{"ship", "--once", "-c", shipCfg}, profileArgs("ship")...)...)); err != nil {
 		return nil, err
 	}
 
@@ -220,7 +226,7 @@ output "elasticsearch" "main" {
 		return nil, err
 	}
 	sink.docs.Store(0)
-	if err := measure("index", exec.CommandContext(ctx, logpipe, "index", "--once", "-c", indexCfg)); err != nil {
+	if err := measure("index", exec.CommandContext(ctx, logpipe, append([]string{"index", "--once", "-c", indexCfg}, profileArgs("index")...)...)); err != nil {
 		return nil, err
 	}
 	if got := sink.docs.Load(); got < int64(n) {
@@ -326,26 +332,6 @@ func median(rs []result) result {
 	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
 	m.cpu, m.rssKB = cpus[len(cpus)/2], rss[len(rss)/2]
 	return m
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "ready") {
-			go io.Copy(io.Discard, r)
-			return nil
-		}
-	}
-	return errors.New("exited before it was ready")
 }
 
 func tail(s string, n int) string {

@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +26,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/logpipe/logpipe/e2e/internal/brokerproc"
 )
 
 const (
@@ -71,24 +72,16 @@ func run(logpipe, brokerBin, sample, dir string, show int, timeout time.Duration
 		}
 	}
 
-	addr, err := freeAddr()
+	addr, err := brokerproc.FreeAddr()
 	if err != nil {
 		return err
 	}
 	step("starting the embedded Kafka-protocol broker (kfake) on %s with topic %s (3 partitions)", addr, topic)
-	brokerCmd := exec.Command(brokerBin, "-listen", addr, "-topic", topic+":3")
-	brokerCmd.Stderr = logFile(dir, "broker.log")
-	brokerOut, err := brokerCmd.StdoutPipe()
+	broker, err := brokerproc.Start(ctx, brokerBin, addr, logFile(dir, "broker.log"), topic+":3")
 	if err != nil {
-		return err
-	}
-	if err := brokerCmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w (run `make build` first)", brokerBin, err)
-	}
-	defer stop(brokerCmd)
-	if err := waitReady(ctx, brokerOut); err != nil {
 		return fmt.Errorf("broker: %w (see %s)", err, filepath.Join(dir, "broker.log"))
 	}
+	defer broker.Stop()
 
 	env := append(os.Environ(), "LOGPIPE_DEMO_DIR="+dir, "LOGPIPE_DEMO_BROKER="+addr)
 	step("starting `logpipe ship -c configs/demo/ship.hcl` (log: %s)", filepath.Join(dir, "ship.log"))
@@ -243,43 +236,12 @@ func appendLines(path string, lines []string) error {
 	return f.Close()
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 func logFile(dir, name string) io.Writer {
 	f, err := os.Create(filepath.Join(dir, name))
 	if err != nil {
 		return os.Stderr
 	}
 	return f
-}
-
-// waitReady reads the broker's stdout until it prints its "ready" line.
-func waitReady(ctx context.Context, r io.Reader) error {
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "ready") {
-				ready <- nil
-				io.Copy(io.Discard, r)
-				return
-			}
-		}
-		ready <- errors.New("exited before it was ready")
-	}()
-	select {
-	case err := <-ready:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // printRubydebug copies the first n rubydebug events of the indexer's stdout to ours and

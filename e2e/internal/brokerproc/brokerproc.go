@@ -1,0 +1,81 @@
+// Package brokerproc starts the kfake broker program (e2e/kfakebroker) as a child process for
+// the demo and the benchmark, which are programs rather than tests (tests use e2e/harness).
+package brokerproc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+)
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// Broker is a running kfake broker process.
+type Broker struct {
+	Addr string
+	cmd  *exec.Cmd
+}
+
+// Start runs the broker program bin on addr with the given topics ("name:partitions") and
+// returns once it printed its "ready" line. stderr receives the broker's own log.
+func Start(ctx context.Context, bin, addr string, stderr io.Writer, topics ...string) (*Broker, error) {
+	args := []string{"-listen", addr}
+	for _, t := range topics {
+		args = append(args, "-topic", t)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w (run `make build` first)", bin, err)
+	}
+	b := &Broker{Addr: addr, cmd: cmd}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "ready") {
+				ready <- nil
+				_, _ = io.Copy(io.Discard, out)
+				return
+			}
+		}
+		ready <- errors.New("the broker exited before it was ready")
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			b.Stop()
+			return nil, err
+		}
+		return b, nil
+	case <-ctx.Done():
+		b.Stop()
+		return nil, ctx.Err()
+	}
+}
+
+// Stop terminates the broker and waits for it.
+func (b *Broker) Stop() {
+	if b.cmd.Process != nil && b.cmd.ProcessState == nil {
+		_ = b.cmd.Process.Signal(syscall.SIGTERM)
+		_ = b.cmd.Wait()
+	}
+}
