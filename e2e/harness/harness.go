@@ -49,6 +49,7 @@ var (
 	binDir     string
 	buildMu    sync.Mutex
 	builtPaths = map[string]string{}
+	buildErrs  = map[string]string{} // a failed build is not tried again by the next test
 )
 
 // Main runs the tests of an e2e package: it prepares the directory the binaries are built
@@ -101,6 +102,9 @@ func build(t testing.TB, name, pkg, env string) string {
 	if p, ok := builtPaths[name]; ok {
 		return p
 	}
+	if msg, failed := buildErrs[name]; failed {
+		t.Fatal(msg)
+	}
 	if binDir == "" {
 		t.Fatal("harness: call harness.Main from TestMain")
 	}
@@ -108,7 +112,8 @@ func build(t testing.TB, name, pkg, env string) string {
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = RepoRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("harness: go build %s: %v\n%s", pkg, err, b)
+		buildErrs[name] = fmt.Sprintf("harness: go build %s: %v\n%s", pkg, err, b)
+		t.Fatal(buildErrs[name])
 	}
 	builtPaths[name] = out
 	return out
@@ -487,6 +492,10 @@ func (b *Broker) Restart(t testing.TB) {
 	}
 	b.start(t, false)
 }
+
+// AddTopics adds topics ("name" or "name:partitions") to create at the next Restart, as
+// an operator creating a missing topic would.
+func (b *Broker) AddTopics(topics ...string) { b.opts.Topics = append(b.opts.Topics, topics...) }
 
 // Message is one record read from a topic.
 type Message struct {

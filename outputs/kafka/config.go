@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
 	"github.com/logpipe/logpipe/pipeline/transport"
 	"github.com/segmentio/kafka-go"
@@ -159,6 +160,11 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, pipeline.AttrErrorf("max_in_flight", "must be at least 1"))
+	}
+	if c.PartitionKey != "" {
+		if _, err := codecs.ParseTemplate(c.PartitionKey); err != nil {
+			errs = append(errs, pipeline.AttrErrorf("partition_key", "%v", err))
+		}
 	}
 	if c.Codec == "" {
 		errs = append(errs, pipeline.AttrErrorf("codec", "must not be empty"))

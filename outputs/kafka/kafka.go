@@ -226,7 +226,7 @@ func (o *Output) fetchPartitions(ctx context.Context) (int, error) {
 }
 
 func (o *Output) topicMissing() error {
-	return fmt.Errorf("%w: topic %q is not on the Kafka cluster at %s: create it (for example `kafka-topics.sh --create --topic %s --partitions 3`) or run `logpipe setup --topic`; logpipe never creates topics implicitly and keeps retrying: %w",
+	return fmt.Errorf("%w: topic %q is not on the Kafka cluster at %s: create it (for example `kafka-topics.sh --create --topic %s --partitions 3`, or `logpipe setup -c index.hcl --topic` with the indexer's configuration); logpipe never creates topics implicitly and keeps retrying: %w",
 		errTopicMissing, o.cfg.Topic, o.brokers, o.cfg.Topic, kafka.UnknownTopicOrPartition)
 }
 

@@ -14,6 +14,8 @@ import (
 
 	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -349,7 +351,7 @@ func TestMissingTopicWaitsAndNamesIt(t *testing.T) {
 		for _, e := range logs.FilterLevelExact(zap.ErrorLevel).All() {
 			for _, f := range e.Context {
 				if f.Key == "error" && strings.Contains(fmt.Sprint(f.Interface), `topic "kafka_test" is not on the Kafka cluster`) &&
-					strings.Contains(fmt.Sprint(f.Interface), "logpipe setup --topic") {
+					strings.Contains(fmt.Sprint(f.Interface), "logpipe setup -c index.hcl --topic") {
 					return true
 				}
 			}
@@ -427,8 +429,9 @@ func TestValidate(t *testing.T) {
 	cfg.BatchEvents = 0
 	cfg.Linger = "soon"
 	cfg.MaxInFlight = 0
+	cfg.PartitionKey = "%{[host"
 	err := cfg.Validate()
-	for _, attr := range []string{"brokers", "topic", "required_acks", "compression", "max_message_bytes", "batch_events", "linger", "max_in_flight"} {
+	for _, attr := range []string{"brokers", "topic", "required_acks", "compression", "max_message_bytes", "batch_events", "linger", "max_in_flight", "partition_key"} {
 		var found bool
 		for _, e := range unjoin(err) {
 			var ae *pipeline.AttrError
@@ -613,5 +616,46 @@ func TestTopicMaxMessageBytesIsLearnt(t *testing.T) {
 	recs := consume(t, c, "small", 3)
 	if v := recs[1].Value; len(v) > 5000 || !strings.HasSuffix(string(v), "|T") {
 		t.Fatalf("record of %d bytes, want it cut below 5000 and flagged", len(v))
+	}
+}
+
+// Every attribute decodes from HCL through the pipeline's loader; mistakes are reported at
+// their attribute.
+func TestHCLAttributes(t *testing.T) {
+	src := `
+output "kafka" "main" {
+  brokers           = ["kafka1:9092", "kafka2:9092"]
+  topic             = "kafka_test"
+  required_acks     = "one"
+  compression       = "zstd"
+  partition_key     = "%{[host][name]}"
+  max_message_bytes = "512KiB"
+  batch_events      = 1000
+  batch_bytes       = 262144
+  linger            = "20ms"
+  timeout           = "10s"
+  client_id         = "web1"
+  max_in_flight     = 3
+  codec             = "json"
+}
+`
+	src = "input \"stub\" \"in\" {}\n" + src
+	r := testRegistry()
+	type stubConfig struct{}
+	r.AddInput(pipeline.Typed[pipeline.Input]("stub", func() *stubConfig { return &stubConfig{} },
+		func(*stubConfig, pipeline.Stage) (pipeline.Input, error) { return nil, errors.New("not built here") }))
+	cfg, diags := pipeline.Load("ship.hcl", []byte(src), r, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c := cfg.Outputs[0].Config.(*Config)
+	if c.acks != kafkago.RequireOne || c.compression != compress.Zstd || c.maxMessageBytes != 512<<10 || c.BatchEvents != 1000 ||
+		c.batchBytes != 262144 || c.linger != 20*time.Millisecond || c.timeout != 10*time.Second ||
+		c.ClientID != "web1" || c.MaxInFlight != 3 || c.PartitionKey != "%{[host][name]}" || len(c.Brokers) != 2 {
+		t.Errorf("decoded %+v", c)
+	}
+	_, diags = pipeline.Load("ship.hcl", []byte(strings.Replace(src, `"one"`, `"most"`, 1)), r, nil)
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "required_acks") || !strings.Contains(diags.Error(), "ship.hcl:6") {
+		t.Errorf("bad required_acks: %v", diags)
 	}
 }
