@@ -369,7 +369,14 @@ func (r *Runner) Run(ctx context.Context) error {
 			zap.Bool("deadline_passed", drainCtx.Err() != nil),
 			zap.Duration("drain_timeout", r.drainTimeout))
 	}
-	closeErr = errors.Join(closeErr, r.closeInputs(drainCtx))
+	// The final commit of what was acknowledged is cheap and saves redoing that work after
+	// a restart, so inputs get at least commitGrace for it, even after a full-length drain.
+	commitCtx, cancelCommit := drainCtx, context.CancelFunc(func() {})
+	if dl, _ := drainCtx.Deadline(); time.Until(dl) < commitGrace {
+		commitCtx, cancelCommit = context.WithTimeout(context.WithoutCancel(ctx), commitGrace)
+	}
+	closeErr = errors.Join(closeErr, r.closeInputs(commitCtx))
+	cancelCommit()
 	if acked {
 		r.log.Info("pipeline drained", zap.Duration("took", time.Since(stopping)))
 	}
@@ -379,6 +386,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	return closeErr
 }
+
+// commitGrace is the least time Input.Close gets for its final commit.
+const commitGrace = 5 * time.Second
 
 // fail records the first fatal error and starts the shutdown.
 func (r *Runner) fail(err error) {

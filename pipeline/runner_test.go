@@ -100,6 +100,7 @@ type seqInput struct {
 	closed          atomic.Int32
 	closedCommitted atomic.Int64
 	closeHadDL      atomic.Bool
+	closeTimeLeft   atomic.Int64 // time left before Close's deadline, when Close was called
 }
 
 func newSeqInput(total, perBatch, msgSize int) *seqInput {
@@ -141,9 +142,10 @@ func (s *seqInput) Run(ctx context.Context, emit Emit) error {
 func (s *seqInput) Close(ctx context.Context) error {
 	s.closed.Add(1)
 	s.closedCommitted.Store(s.tracker.Committed())
-	_, ok := ctx.Deadline()
+	dl, ok := ctx.Deadline()
 	s.closeHadDL.Store(ok)
-	return nil
+	s.closeTimeLeft.Store(int64(time.Until(dl)))
+	return ctx.Err()
 }
 
 // checkAcks fails unless every emitted batch's onAck ran exactly once (want true) or never.
@@ -496,6 +498,10 @@ func TestRunnerDrainDeadline(t *testing.T) {
 	}
 	if !out.closeDL.Load() {
 		t.Fatal("output Close got no deadline")
+	}
+	// The drain deadline has passed, yet the inputs' final commit still gets its grace time.
+	if left := time.Duration(in.closeTimeLeft.Load()); left < commitGrace/2 || left > commitGrace {
+		t.Fatalf("input Close had %v left for its final commit, want about %v", left, commitGrace)
 	}
 	entries := logs.FilterMessageSnippet("unacknowledged").All()
 	if len(entries) != 1 {
