@@ -18,6 +18,8 @@ package codecs
 //     AppendQuoted replaces it with U+FFFD when writing.
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"strconv"
@@ -48,14 +50,15 @@ func skipString(b []byte, i int) int {
 		return -1
 	}
 	i++
-	for i < len(b) {
-		c := b[i]
-		switch {
-		case plainASCII[c] || c >= utf8.RuneSelf:
-			i++
-		case c == '"':
+	for {
+		i = skipStringPlain(b, i)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case '"':
 			return i + 1
-		case c == '\\':
+		case '\\':
 			if i+1 >= len(b) {
 				return -1
 			}
@@ -75,14 +78,47 @@ func skipString(b []byte, i int) int {
 			default:
 				return -1
 			}
-		case c < 0x20:
+		default: // a raw control character
 			return -1
-		default:
-			i++
 		}
 	}
-	return -1
 }
+
+// SWAR constants: every byte 0x01, every byte 0x80.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// skipStringPlain returns the index of the first byte at or after i that ends a run of
+// plain string content: a quote, a backslash or a control character (len(b) if none). It
+// tests eight bytes at a time (SWAR): a word is skipped when none of its bytes is special.
+func skipStringPlain(b []byte, i int) int {
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ ('"' * swarLo)
+		s := x ^ ('\\' * swarLo)
+		// (v - 0x01..) &^ v & 0x80.. is non-zero iff some byte of v is zero; with 0x20..
+		// in place of 0x01.., iff some byte is below 0x20.
+		if ((q-swarLo)&^q|(s-swarLo)&^s|(x-0x20*swarLo)&^x)&swarHi != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(b) && stringPlain[b[i]] {
+		i++
+	}
+	return i
+}
+
+// stringPlain marks the bytes that may appear as they are inside a JSON string: all but
+// the quote, the backslash and control characters. It is never modified.
+var stringPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func unhex(c byte) int {
 	switch {
@@ -311,14 +347,7 @@ func keyEquals(raw []byte, key []byte) bool {
 	return err == nil && string(d) == string(key)
 }
 
-func hasByte(b []byte, c byte) bool {
-	for _, x := range b {
-		if x == c {
-			return true
-		}
-	}
-	return false
-}
+func hasByte(b []byte, c byte) bool { return bytes.IndexByte(b, c) >= 0 }
 
 // sbytes views a string as bytes without copying; the result must not be modified.
 func sbytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
@@ -906,4 +935,62 @@ func stringEquals(raw []byte, s string) bool {
 		return false
 	}
 	return keyEquals(raw, sbytes(s))
+}
+
+// Elements calls fn with the raw text of each element of the JSON array raw (surrounding
+// whitespace allowed), in order, until fn returns false. It returns false when raw is not
+// a well-formed array (elements before the fault may have been passed to fn). It does not
+// allocate.
+func Elements(raw []byte, fn func(elem []byte) bool) bool {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return false
+	}
+	i = skipWS(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return skipWS(raw, i+1) == len(raw)
+	}
+	for {
+		e := skipValue(raw, i, 1)
+		if e < 0 {
+			return false
+		}
+		if !fn(raw[i:e]) {
+			return true
+		}
+		i = skipWS(raw, e)
+		if i >= len(raw) {
+			return false
+		}
+		if raw[i] == ']' {
+			return skipWS(raw, i+1) == len(raw)
+		}
+		if raw[i] != ',' {
+			return false
+		}
+		i = skipWS(raw, i+1)
+	}
+}
+
+// Members calls fn with the raw key (with its quotes) and raw value of each member of the
+// JSON object raw (surrounding whitespace allowed), in order, until fn returns false. It
+// returns false when raw is not a well-formed object (members before the fault may have
+// been passed to fn). It does not allocate.
+func Members(raw []byte, fn func(rawKey, value []byte) bool) bool {
+	it := newMemberIter(raw, skipWS(raw, 0))
+	for {
+		m, ok := it.next()
+		if !ok {
+			break
+		}
+		if !fn(raw[m.keyStart:m.keyEnd], raw[m.valStart:m.valEnd]) {
+			return true
+		}
+	}
+	return !it.bad && skipWS(raw, it.close+1) == len(raw)
+}
+
+// KeyIs reports whether the raw (quoted) key rawKey, as Members passes it, decodes to key.
+func KeyIs(rawKey []byte, key string) bool {
+	return len(rawKey) >= 2 && keyEquals(rawKey, sbytes(key))
 }

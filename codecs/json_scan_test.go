@@ -322,3 +322,57 @@ func deep(b []byte) bool {
 	}
 	return false
 }
+
+func TestElements(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+		ok   bool
+	}{
+		{`[]`, nil, true},
+		{` [ 1 , "a,]" ,{"x":[1,2]}, null ] `, []string{`1`, `"a,]"`, `{"x":[1,2]}`, `null`}, true},
+		{`[1,]`, []string{`1`}, false},
+		{`[1 2]`, []string{`1`}, false},
+		{`[1`, []string{`1`}, false},
+		{`{"a":1}`, nil, false},
+		{`[1] x`, []string{`1`}, false},
+		{``, nil, false},
+	}
+	for _, c := range cases {
+		var got []string
+		ok := Elements([]byte(c.in), func(e []byte) bool { got = append(got, string(e)); return true })
+		if ok != c.ok || strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("Elements(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+	n := 0
+	if !Elements([]byte(`[1,2,3]`), func([]byte) bool { n++; return n < 2 }) || n != 2 {
+		t.Errorf("Elements did not stop when fn returned false: %d calls", n)
+	}
+}
+
+func TestMembers(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []string
+		ok   bool
+	}{
+		{`{}`, nil, true},
+		{` { "a" : 1 , "b\u0022":{"c":[1,"}"]} } `, []string{`"a"=1`, `"b\u0022"={"c":[1,"}"]}`}, true},
+		{`{"a":1,}`, []string{`"a"=1`}, false},
+		{`{"a" 1}`, nil, false},
+		{`[1]`, nil, false},
+		{`{"a":1} x`, []string{`"a"=1`}, false},
+		{``, nil, false},
+	}
+	for _, c := range cases {
+		var got []string
+		ok := Members([]byte(c.in), func(k, v []byte) bool { got = append(got, string(k)+"="+string(v)); return true })
+		if ok != c.ok || strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("Members(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+	if !KeyIs([]byte(`"b\u0022"`), `b"`) || KeyIs([]byte(`"a"`), "b") || KeyIs([]byte(`"a`), "a") {
+		t.Error("KeyIs")
+	}
+}

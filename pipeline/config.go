@@ -51,8 +51,12 @@ type MetricsConfig struct {
 type KibanaConfig struct {
 	Host     string
 	Username string
-	Password string
-	APIKey   string
+	Password Secret
+	APIKey   Secret
+	// PasswordFile and APIKeyFile name files holding the password or API key instead (read
+	// by setup, one trailing newline trimmed); each excludes its literal counterpart.
+	PasswordFile string
+	APIKeyFile   string
 }
 
 // StageConfig is one decoded stage block.

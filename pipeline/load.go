@@ -325,8 +325,10 @@ func (l *loader) metrics(b *hcl.Block) {
 
 func (l *loader) kibana(b *hcl.Block) {
 	k := &KibanaConfig{}
-	attrs := l.attrs(b, "host", "username", "password", "api_key")
-	fields := map[string]*string{"host": &k.Host, "username": &k.Username, "password": &k.Password, "api_key": &k.APIKey}
+	attrs := l.attrs(b, "host", "username", "password", "api_key", "password_file", "api_key_file")
+	var password, apiKey string
+	fields := map[string]*string{"host": &k.Host, "username": &k.Username, "password": &password, "api_key": &apiKey,
+		"password_file": &k.PasswordFile, "api_key_file": &k.APIKeyFile}
 	for name, dst := range fields {
 		if a := attrs[name]; a != nil {
 			if s, ok := l.str(a); ok {
@@ -334,6 +336,7 @@ func (l *loader) kibana(b *hcl.Block) {
 			}
 		}
 	}
+	k.Password, k.APIKey = Secret(password), Secret(apiKey)
 	if attrs["host"] == nil {
 		l.errorf(b.Body.MissingItemRange(), "Missing required argument",
 			"The argument \"host\" is required, like host = \"http://localhost:5601\".")
@@ -341,8 +344,19 @@ func (l *loader) kibana(b *hcl.Block) {
 	if a := attrs["password"]; a != nil && attrs["username"] == nil {
 		l.errorf(a.Expr.Range(), "Invalid password", "password needs a username.")
 	}
-	if a := attrs["api_key"]; a != nil && attrs["username"] != nil {
-		l.errorf(a.Expr.Range(), "Invalid api_key", "Use either api_key or username and password, not both.")
+	if a := attrs["password_file"]; a != nil && attrs["username"] == nil {
+		l.errorf(a.Expr.Range(), "Invalid password_file", "password_file needs a username.")
+	}
+	if a := attrs["password_file"]; a != nil && attrs["password"] != nil {
+		l.errorf(a.Expr.Range(), "Invalid password_file", "Set either password or password_file, not both.")
+	}
+	if a := attrs["api_key_file"]; a != nil && attrs["api_key"] != nil {
+		l.errorf(a.Expr.Range(), "Invalid api_key_file", "Set either api_key or api_key_file, not both.")
+	}
+	for _, name := range []string{"api_key", "api_key_file"} {
+		if a := attrs[name]; a != nil && attrs["username"] != nil {
+			l.errorf(a.Expr.Range(), "Invalid "+name, "Use either %s or username and password, not both.", name)
+		}
 	}
 	l.cfg.Kibana = k
 }

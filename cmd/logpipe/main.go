@@ -105,7 +105,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: logpipe %s %s\n\nFlags:\n", name, synopsis)
-		fs.PrintDefaults()
+		printVisibleDefaults(fs)
 	}
 	return fs
 }

@@ -24,6 +24,7 @@ func runPipeline(role string, args []string, stdout, stderr io.Writer, lookupEnv
 	path := configFlag(fs)
 	once := fs.Bool("once", false, "stop when every input reached its end and all it read was acknowledged")
 	logLevel := fs.String("log-level", "", "override logging.level: debug, info, warn or error")
+	prof := profileFlags(fs)
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -51,6 +52,7 @@ func runPipeline(role string, args []string, stdout, stderr io.Writer, lookupEnv
 	for _, d := range diags { // warnings only, by now
 		log.Warn("config: "+d.Summary, zap.String("detail", d.Detail), zap.Stringer("at", d.Subject))
 	}
+	warnLiteralSecrets(*path, log)
 
 	// Signals are caught from here on (before "starting" is logged): a signal while the
 	// stages are built is handled as soon as the pipeline runs.
@@ -87,7 +89,15 @@ func runPipeline(role string, args []string, stdout, stderr io.Writer, lookupEnv
 		}()
 	}
 
-	return runUntilSignalled(runner, sigs, log)
+	if err := prof.start(); err != nil {
+		log.Error("cannot profile", zap.Error(err))
+		return exitUsage
+	}
+	code := runUntilSignalled(runner, sigs, log)
+	if err := prof.stop(); err != nil {
+		log.Error("cannot write the profile", zap.Error(err))
+	}
+	return code
 }
 
 // runUntilSignalled runs r until it returns or a signal arrives. The first signal cancels

@@ -103,7 +103,7 @@ func setupWith(args []string, stdout, stderr io.Writer, reg *pipeline.Registry, 
 				continue
 			}
 			done[key] = true
-			msg, err := installTemplate(ctx, client, es)
+			msg, err := installTemplate(ctx, es)
 			if err != nil {
 				fail("template", err)
 				continue
@@ -180,7 +180,12 @@ func peerError(peer, what string, res *http.Response, body []byte) error {
 // installTemplate writes logpipe's index template with PUT _index_template/<name> (which
 // creates or replaces it: running setup again is harmless) and reports whether it was
 // created or updated, trying the hosts in order until one answers.
-func installTemplate(ctx context.Context, client *http.Client, es *elasticsearch.Config) (string, error) {
+func installTemplate(ctx context.Context, es *elasticsearch.Config) (string, error) {
+	client, creds, err := esSetupClient(es)
+	if err != nil {
+		return "", fmt.Errorf("Elasticsearch %s: %w", strings.Join(redactHostList(es.Hosts), ","), err)
+	}
+	defer client.CloseIdleConnections()
 	name, body := deploy.IndexTemplate()
 	var newVersion struct {
 		Version int `json:"version"`
@@ -189,7 +194,7 @@ func installTemplate(ctx context.Context, client *http.Client, es *elasticsearch
 	var errs []error
 	for _, host := range es.Hosts {
 		base := strings.TrimRight(host, "/")
-		peer := "Elasticsearch " + base
+		peer := redactedPeer("Elasticsearch", base)
 		do := func(method string, payload []byte) (*http.Response, []byte, error) {
 			ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 			defer cancel()
@@ -205,7 +210,7 @@ func installTemplate(ctx context.Context, client *http.Client, es *elasticsearch
 			if payload != nil {
 				req.Header.Set("Content-Type", "application/json")
 			}
-			setESAuth(req, es)
+			creds.Apply(req)
 			res, err := client.Do(req)
 			if err != nil {
 				return nil, nil, fmt.Errorf("cannot reach %s: %w", peer, err)
@@ -260,13 +265,12 @@ func installTemplate(ctx context.Context, client *http.Client, es *elasticsearch
 	return "", errors.Join(errs...)
 }
 
-func setESAuth(req *http.Request, es *elasticsearch.Config) {
-	switch {
-	case es.APIKey != "":
-		req.Header.Set("Authorization", "ApiKey "+es.APIKey)
-	case es.Username != "":
-		req.SetBasicAuth(es.Username, es.Password)
+func redactHostList(hosts []string) []string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = elasticsearch.RedactHost(h)
 	}
+	return out
 }
 
 // importSavedObjects imports the data view, visualizations, saved search and dashboard
@@ -277,7 +281,7 @@ func importSavedObjects(ctx context.Context, client *http.Client, kb *pipeline.K
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	peer := "Kibana " + base
+	peer := redactedPeer("Kibana", base)
 	var form bytes.Buffer
 	mw := multipart.NewWriter(&form)
 	h := textproto.MIMEHeader{}
@@ -297,15 +301,12 @@ func importSavedObjects(ctx context.Context, client *http.Client, kb *pipeline.K
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/saved_objects/_import?overwrite=true", &form)
 	if err != nil {
-		return "", fmt.Errorf("kibana host %q: %w", kb.Host, err)
+		return "", fmt.Errorf("kibana host %q is not a usable URL: %w", elasticsearch.RedactHost(kb.Host), errors.New(elasticsearch.RedactHost(err.Error())))
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("kbn-xsrf", "true")
-	switch {
-	case kb.APIKey != "":
-		req.Header.Set("Authorization", "ApiKey "+kb.APIKey)
-	case kb.Username != "":
-		req.SetBasicAuth(kb.Username, kb.Password)
+	if err := kibanaAuth(req, kb); err != nil {
+		return "", fmt.Errorf("%s: %w", peer, err)
 	}
 	res, err := client.Do(req)
 	if err != nil {

@@ -23,6 +23,7 @@ func runValidate(args []string, stdout, stderr io.Writer, lookupEnv func(string)
 	}
 	cfg, diags := pipeline.LoadFile(*path, newRegistry(), lookupEnv)
 	fmt.Fprint(stderr, pipeline.FormatDiagnostics(diags))
+	printLiteralSecrets(*path, stderr)
 	if diags.HasErrors() {
 		n := 0
 		for _, d := range diags {

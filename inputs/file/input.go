@@ -118,7 +118,11 @@ func New(c *Config, s pipeline.Stage) (*Input, error) {
 				return nil, pipeline.Permanent(&CorruptRegistryError{Path: in.regPath, Reason: "bad head_sha of " + e.Key})
 			}
 		}
+		st.publish()
 		in.states[e.Key] = st
+	}
+	if err := s.Registerer().Register(newFileMetrics(in)); err != nil {
+		return nil, fmt.Errorf("input file: register metrics: %w", err)
 	}
 	if len(entries) > 0 {
 		log.Info("registry loaded", zap.String("registry", in.regPath), zap.Int("files", len(entries)))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -46,6 +47,9 @@ type state struct {
 	avgLine    int  // average line size of the last batch, to size slabs
 	cutLogged  bool // a cut line of this file was logged at warn level
 	b          builder
+
+	// Metrics (metrics.go): readOff and lastSize as of the last publish.
+	readSeen, sizeSeen atomic.Int64
 }
 
 // builder assembles the next batch of a file. The slab holds the messages of the complete
@@ -310,6 +314,7 @@ func (st *state) dropPartial() {
 	if !st.discard {
 		st.readOff = st.lineStart
 	}
+	st.publish()
 }
 
 // readRound gives every open file not at its end one turn of reading.
@@ -320,6 +325,7 @@ func (in *Input) readRound(ctx context.Context, emit pipeline.Emit) (bool, error
 			continue
 		}
 		p, err := in.readSome(ctx, st, emit)
+		st.publish()
 		progress = progress || p
 		if err != nil {
 			return progress, err

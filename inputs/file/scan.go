@@ -224,6 +224,7 @@ func (in *Input) observeSize(st *state, size int64, now time.Time) {
 	if size != st.lastSize {
 		st.lastSize = size
 		st.lastActive = now
+		st.publish()
 	}
 	if size > st.readOff {
 		st.atEOF = false
@@ -453,6 +454,7 @@ func (in *Input) attach(st *state, f *os.File, p string, dev, ino uint64, size i
 	st.origin = &pipeline.FileOrigin{Path: p, DeviceID: dev, Inode: ino, Fingerprint: fp, IDPrefix: st.idPrefix}
 	st.lastSize = size
 	st.lastActive = now
+	st.publish()
 	st.atEOF = false
 	st.gone, st.deleted = false, false
 	delete(in.skipped, p)

@@ -264,6 +264,11 @@ func (p *partition) dial(ctx context.Context) (*kafkago.Conn, error) {
 	return nil, fmt.Errorf("%s not found in metadata", p.domain)
 }
 
+// fetchMaxBytes caps the bytes asked for by one fetch (Kafka still returns at least one
+// whole record batch). The value is compressed on the wire: 256 KiB of lz4-compressed JSON
+// events decode to well over a megabyte of documents, all alive until the chunk is emitted.
+var fetchMaxBytes = 256 << 10
+
 // fetch reads one chunk starting at off, emits it as one or more batches (split by
 // batch_events and batch_bytes), and returns the number of records and the position after
 // the chunk.
@@ -275,7 +280,7 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 	if err := conn.SetReadDeadline(time.Now().Add(cfg.FetchWait + 10*time.Second)); err != nil {
 		return 0, off, err
 	}
-	b := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: cfg.BatchByteLimit, MaxWait: cfg.FetchWait})
+	b := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: min(cfg.BatchByteLimit, fetchMaxBytes), MaxWait: cfg.FetchWait})
 	msgs := p.msgs[:0]
 	var rerr error
 	for {
@@ -342,6 +347,9 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 			batchEnd = pos
 		}
 		events := p.decode(msgs[start:end], size)
+		// The records' values are copied into the events: let them go before emit, which
+		// blocks while the pipeline is full.
+		clear(msgs[start:end])
 		tr := p.tracker.Load()
 		batchEnd = max(batchEnd, p.emittedEnd) // never below an earlier batch's end
 		tk := tr.Add(batchEnd)

@@ -298,8 +298,16 @@ func classify(r *itemResult) outcome {
 const bulkPath = "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"
 
 // parseResponse decodes a _bulk answer for a request of n documents.
-// It always decodes into fresh items: encoding/json does not zero reused elements.
+//
+// The usual answer, every item stored, is read by parseSuccess with the allocation-free
+// scanner of codecs (encoding/json took about a sixth of the indexer's CPU on it); any
+// other answer is decoded with encoding/json. It always decodes into fresh items:
+// encoding/json does not zero reused elements.
 func parseResponse(body []byte, n int, into *bulkResponse) error {
+	*into = bulkResponse{Items: make([]bulkItem, 0, n)}
+	if parseSuccess(body, n, into) {
+		return nil
+	}
 	*into = bulkResponse{Items: make([]bulkItem, 0, n)}
 	if err := json.Unmarshal(body, into); err != nil {
 		return fmt.Errorf("decoding the _bulk answer: %w", err)
@@ -308,4 +316,113 @@ func parseResponse(body []byte, n int, into *bulkResponse) error {
 		return fmt.Errorf("the _bulk answer has %d items for %d documents", len(into.Items), n)
 	}
 	return nil
+}
+
+// parseSuccess reads an answer of exactly n items that each hold one action with a 2xx
+// status and no error, filling into.Items. It returns false for anything else (an error,
+// another status, a malformed or misaligned answer); the caller then decodes in full.
+func parseSuccess(body []byte, n int, into *bulkResponse) bool {
+	if parseCompactSuccess(body, n, into) {
+		return true
+	}
+	into.Items = into.Items[:0]
+	bad, sawItems := false, false
+	item := func(elem []byte) bool {
+		bad = true // until the item proves good
+		var it bulkItem
+		codecs.Members(elem, func(action, res []byte) bool {
+			var r *itemResult
+			switch {
+			case codecs.KeyIs(action, "create"):
+				r = &it.Create
+			case codecs.KeyIs(action, "index"):
+				r = &it.Index
+			case codecs.KeyIs(action, "update"):
+				r = &it.Update
+			case codecs.KeyIs(action, "delete"):
+				r = &it.Delete
+			default:
+				return false
+			}
+			status, hasErr := -1, false
+			wellFormed := codecs.Members(res, func(k, v []byte) bool {
+				switch {
+				case codecs.KeyIs(k, "error"):
+					hasErr = true
+					return false
+				case codecs.KeyIs(k, "status"):
+					status = parseStatus(v)
+				}
+				return true
+			})
+			if wellFormed && !hasErr && status >= 200 && status <= 299 {
+				r.Status = status
+				bad = false
+			}
+			return false // one action per item
+		})
+		if bad || len(into.Items) == n {
+			bad = true
+			return false
+		}
+		into.Items = append(into.Items, it)
+		return true
+	}
+	wellFormed := codecs.Members(body, func(k, v []byte) bool {
+		switch {
+		case codecs.KeyIs(k, "errors"):
+			bad = string(v) != "false"
+		case codecs.KeyIs(k, "items"):
+			sawItems = true
+			bad = !codecs.Elements(v, item) || bad
+		}
+		return !bad
+	})
+	return wellFormed && sawItems && !bad && len(into.Items) == n
+}
+
+// compactHead and compactItem are the exact text of the answer Elasticsearch writes for a
+// request whose items were all created, as bulkPath filters it.
+const (
+	compactHead = `{"errors":false,"items":[`
+	compactItem = `{"create":{"status":201}}`
+)
+
+// parseCompactSuccess recognises, by comparing bytes, the answer Elasticsearch writes when
+// all n documents were created: compactHead, n times compactItem separated by commas,
+// "]}". It fills into.Items and reports whether the answer was exactly that.
+func parseCompactSuccess(body []byte, n int, into *bulkResponse) bool {
+	body = bytes.TrimSpace(body)
+	if n < 1 || !bytes.HasPrefix(body, []byte(compactHead)) || !bytes.HasSuffix(body, []byte("]}")) {
+		return false
+	}
+	items := body[len(compactHead) : len(body)-2]
+	if len(items) != n*len(compactItem)+n-1 {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		it := items[i*(len(compactItem)+1):]
+		if string(it[:len(compactItem)]) != compactItem || i < n-1 && it[len(compactItem)] != ',' {
+			return false
+		}
+	}
+	for i := 0; i < n; i++ {
+		into.Items = append(into.Items, bulkItem{Create: itemResult{Status: 201}})
+	}
+	return true
+}
+
+// parseStatus parses a raw JSON HTTP status (three digits); -1 if it is not one.
+func parseStatus(raw []byte) int {
+	if len(raw) != 3 {
+		return -1
+	}
+	s := 0
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		s = s*10 + int(c-'0')
+	}
+	return s
 }

@@ -35,11 +35,15 @@ type Config struct {
 	// Index is the target index, a template (codecs.ParseTemplate): "%{+YYYY.MM.dd}" is the
 	// event's @timestamp in UTC, "%{[field][sub]}" a field of the event.
 	Index string `hcl:"index,optional"`
-	// Username and Password are sent as basic auth.
-	Username string `hcl:"username,optional"`
-	Password string `hcl:"password,optional"`
+	// Username and Password are sent as basic auth. PasswordFile names a file holding the
+	// password instead (read when the output starts, one trailing newline trimmed).
+	Username     string           `hcl:"username,optional"`
+	Password     transport.Secret `hcl:"password,optional"`
+	PasswordFile string           `hcl:"password_file,optional"`
 	// APIKey is the base64 "id:api_key" value sent as "Authorization: ApiKey ...".
-	APIKey string `hcl:"api_key,optional"`
+	// APIKeyFile names a file holding it instead.
+	APIKey     transport.Secret `hcl:"api_key,optional"`
+	APIKeyFile string           `hcl:"api_key_file,optional"`
 	// TLS configures https hosts (ca_file, cert_file/key_file, server_name,
 	// insecure_skip_verify), as for the kafka stages.
 	TLS *transport.TLS `hcl:"tls,block"`
@@ -87,6 +91,10 @@ type DeadLetterConfig struct {
 	// KafkaTopic and Brokers send the entries to a Kafka topic instead.
 	KafkaTopic string   `hcl:"kafka_topic,optional"`
 	Brokers    []string `hcl:"brokers,optional"`
+	// TLS and SASL secure the connections to those brokers (as for the kafka stages); nil
+	// (no block) is plaintext.
+	TLS  *transport.TLS  `hcl:"tls,block"`
+	SASL *transport.SASL `hcl:"sasl,block"`
 }
 
 // NewConfig returns a Config holding the defaults.
@@ -110,7 +118,7 @@ func (c *Config) Validate() error {
 	for _, h := range c.Hosts {
 		u, err := url.Parse(h)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, pipeline.AttrErrorf("hosts", "%q is not an http:// or https:// URL", h))
+			errs = append(errs, pipeline.AttrErrorf("hosts", "%q is not an http:// or https:// URL", RedactHost(h)))
 		}
 	}
 	if t, err := codecs.ParseTemplate(c.Index); err != nil {
@@ -127,12 +135,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.APIKey != "" && (c.Username != "" || c.Password != "") {
-		errs = append(errs, pipeline.AttrErrorf("api_key", "set either api_key or username/password, not both"))
-	}
-	if c.Password != "" && c.Username == "" {
-		errs = append(errs, pipeline.AttrErrorf("username", "password is set but username is empty"))
-	}
+	errs = append(errs, c.validateCredentials()...)
 	if c.BatchEvents < 1 {
 		errs = append(errs, pipeline.AttrErrorf("batch_events", "must be at least 1"))
 	}
@@ -194,6 +197,7 @@ func (c *Config) Validate() error {
 		if d.KafkaTopic == "" && len(d.Brokers) > 0 {
 			errs = append(errs, pipeline.AttrErrorf("kafka_topic", "brokers are set but kafka_topic is empty"))
 		}
+		errs = append(errs, d.validateSecurity()...)
 	}
 	return errors.Join(errs...)
 }

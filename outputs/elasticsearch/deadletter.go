@@ -125,6 +125,12 @@ func (q *kafkaDLQ) write(ctx context.Context, entries []byte) error {
 	return nil
 }
 
-func (q *kafkaDLQ) close() error { return q.w.Close() }
+func (q *kafkaDLQ) close() error {
+	err := q.w.Close()
+	if t, ok := q.w.Transport.(*kafka.Transport); ok { // set by newDeadLetterKafka (tls/sasl)
+		t.CloseIdleConnections()
+	}
+	return err
+}
 
 func (q *kafkaDLQ) String() string { return "kafka topic " + q.w.Topic }

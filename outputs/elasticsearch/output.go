@@ -58,6 +58,7 @@ type Output struct {
 	bb      *bodyBuilder
 	stats   counters
 	closing atomic.Bool
+	peer    peerCheck // Ready (ready.go)
 }
 
 // New builds the output from a validated config.
@@ -90,16 +91,20 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 		}
 		httpTransport.TLSClientConfig = tc
 	}
+	creds, err := cfg.Credentials()
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("elasticsearch output: %w", err))
+	}
 	client, err := es.NewClient(es.Config{
 		Addresses:    cfg.Hosts,
-		Username:     cfg.Username,
-		Password:     cfg.Password,
-		APIKey:       cfg.APIKey,
+		Username:     creds.Username,
+		Password:     creds.Password.Reveal(),
+		APIKey:       creds.APIKey.Reveal(),
 		DisableRetry: true, // retries are ours: per item, with backoff, counted
 		Transport:    httpTransport,
 	})
 	if err != nil {
-		return nil, pipeline.Permanent(fmt.Errorf("elasticsearch client: %w", err))
+		return nil, pipeline.Permanent(fmt.Errorf("elasticsearch client: %s", RedactHost(err.Error())))
 	}
 	var dlq deadLetterQueue
 	if p := cfg.deadLetterPath(s); p != "" {
@@ -109,7 +114,11 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 		}
 		dlq = f
 	} else {
-		dlq = newKafkaDLQ(cfg.DeadLetter.Brokers, cfg.DeadLetter.KafkaTopic)
+		k, err := newDeadLetterKafka(cfg.DeadLetter)
+		if err != nil {
+			return nil, err
+		}
+		dlq = k
 	}
 	var enc pipeline.Encoder
 	if s.Codecs != nil {
@@ -129,6 +138,12 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 		free:   make(chan *request, cfg.Workers+1),
 		closed: make(chan struct{}),
 		bb:     newBodyBuilder(cfg.index.WithAgent(s.Agent), enc),
+		peer:   peerCheck{client: &http.Client{Transport: httpTransport}, creds: creds},
+	}
+	if err := o.registerMetrics(s.Registerer()); err != nil {
+		cancel()
+		_ = dlq.close()
+		return nil, err
 	}
 	for i := 0; i < cfg.Workers+1; i++ {
 		o.free <- &request{}
@@ -139,7 +154,7 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 		go o.worker()
 	}
 	go func() { o.wg.Wait(); close(o.closed) }()
-	log.Info("elasticsearch output ready", zap.Strings("hosts", cfg.Hosts), zap.String("index", cfg.Index),
+	log.Info("elasticsearch output ready", zap.Strings("hosts", redactHosts(cfg.Hosts)), zap.String("index", cfg.Index),
 		zap.Int("workers", cfg.Workers), zap.Int("batch_events", cfg.BatchEvents), zap.Int("batch_bytes", cfg.batchBytes),
 		zap.Stringer("dead_letter", dlq))
 	return o, nil

@@ -3,7 +3,6 @@ package elasticsearch
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 
 	"github.com/logpipe/logpipe/pipeline/transport"
 	"go.uber.org/zap/zapcore"
@@ -55,11 +54,7 @@ func (c *Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 func redactHosts(hosts []string) []string {
 	out := make([]string, len(hosts))
 	for i, h := range hosts {
-		if u, err := url.Parse(h); err == nil {
-			out[i] = u.Redacted()
-		} else {
-			out[i] = "[unparsable host]"
-		}
+		out[i] = RedactHost(h)
 	}
 	return out
 }

@@ -87,7 +87,7 @@ func (s SASL) MarshalJSON() ([]byte, error) {
 		Username     string `json:"username"`
 		Password     string `json:"password,omitempty"`
 		PasswordFile string `json:"password_file,omitempty"`
-	}{s.Mechanism, s.Username, s.Password.redacted(), s.PasswordFile})
+	}{s.Mechanism, s.Username, s.Password.String(), s.PasswordFile})
 }
 
 // MarshalLogObject implements zapcore.ObjectMarshaler, with the password redacted.

@@ -6,56 +6,18 @@ import (
 	"strings"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/logpipe/logpipe/pipeline"
 )
 
 // Redacted is what a Secret prints as.
-const Redacted = "[redacted]"
+const Redacted = pipeline.Redacted
 
-// Secret is a password, API key or similar value. Every way of printing it (fmt's %v, %+v,
-// %#v, %s, %q, JSON, text, zap) shows Redacted, or "" when the secret is empty; only Reveal
-// returns the value. gohcl decodes HCL strings into it like into a string.
-type Secret string
-
-// Reveal returns the secret's value, for the one place that hands it to a client library.
-func (s Secret) Reveal() string { return string(s) }
-
-// IsSet reports whether the secret is not empty.
-func (s Secret) IsSet() bool { return s != "" }
-
-func (s Secret) redacted() string {
-	if s == "" {
-		return ""
-	}
-	return Redacted
-}
-
-// String implements fmt.Stringer (%v, %s, %q and %+v).
-func (s Secret) String() string { return s.redacted() }
-
-// GoString implements fmt.GoStringer (%#v).
-func (s Secret) GoString() string { return fmt.Sprintf("transport.Secret(%q)", s.redacted()) }
-
-// Format implements fmt.Formatter, so that no verb (%x, %d, ...) prints the value.
-func (s Secret) Format(f fmt.State, verb rune) {
-	switch verb {
-	case 'q':
-		fmt.Fprintf(f, "%q", s.redacted())
-	case 'v':
-		if f.Flag('#') {
-			_, _ = f.Write([]byte(s.GoString()))
-			return
-		}
-		_, _ = f.Write([]byte(s.redacted()))
-	default:
-		_, _ = f.Write([]byte(s.redacted()))
-	}
-}
-
-// MarshalJSON implements json.Marshaler.
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.redacted() + `"`), nil }
-
-// MarshalText implements encoding.TextMarshaler (used by zap's reflection and YAML encoders).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.redacted()), nil }
+// Secret is a password, API key or similar value (see pipeline.Secret, of which it is an
+// alias, so that root blocks outside this package hold the same type). Every way of
+// printing it shows Redacted, or "" when the secret is empty; only Reveal returns the value.
+// gohcl decodes HCL strings into it like into a string.
+type Secret = pipeline.Secret
 
 // MarshalLogObject is not implemented: zap.Stringer / zap.Any use String. The SASL and TLS
 // structs implement zapcore.ObjectMarshaler.
