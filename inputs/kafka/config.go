@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +22,7 @@ type Config struct {
 	Codec             string   `hcl:"codec,optional"`              // default json
 	CommitInterval    string   `hcl:"commit_interval,optional"`    // default 1s
 	MaxInFlight       int      `hcl:"max_in_flight,optional"`      // unacked batches per partition; default 8
-	BatchEvents       int      `hcl:"batch_events,optional"`       // default 2048
+	BatchEvents       int      `hcl:"batch_events,optional"`       // default 1024
 	BatchBytes        string   `hcl:"batch_bytes,optional"`        // default 1MiB; also the fetch size
 	FetchMaxWait      string   `hcl:"fetch_max_wait,optional"`     // default 500ms
 	ClientID          string   `hcl:"client_id,optional"`          // default logpipe
@@ -53,7 +51,7 @@ const (
 	DefaultCodec             = "json"
 	DefaultCommitInterval    = "1s"
 	DefaultMaxInFlight       = 8
-	DefaultBatchEvents       = 2048
+	DefaultBatchEvents       = 1024
 	DefaultBatchBytes        = "1MiB"
 	DefaultFetchMaxWait      = "500ms"
 	DefaultClientID          = "logpipe"
@@ -122,7 +120,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, pipeline.AttrErrorf("codec", "must not be empty"))
 	}
 	dur := func(attr, v string, min time.Duration, dst *time.Duration) {
-		d, err := time.ParseDuration(v)
+		d, err := pipeline.ParseDuration(v)
 		switch {
 		case err != nil:
 			errs = append(errs, pipeline.AttrErrorf(attr, "%q is not a duration such as \"1s\" or \"500ms\"", v))
@@ -149,7 +147,7 @@ func (c *Config) Validate() error {
 	if c.BatchEvents < 1 {
 		errs = append(errs, pipeline.AttrErrorf("batch_events", "must be at least 1, got %d", c.BatchEvents))
 	}
-	if n, err := parseBytes(c.BatchBytes); err != nil {
+	if n, err := pipeline.ParseBytes(c.BatchBytes); err != nil {
 		errs = append(errs, pipeline.AttrErrorf("batch_bytes", "%v", err))
 	} else if n < 1024 || n > 256<<20 {
 		errs = append(errs, pipeline.AttrErrorf("batch_bytes", "%s must be between 1KiB and 256MiB", c.BatchBytes))
@@ -167,44 +165,4 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.TLS.Validate(), c.SASL.Validate())
 	return errors.Join(errs...)
-}
-
-// parseBytes parses a byte size such as "512", "64KiB", "16MiB", "1GB" (KB/MB/GB are
-// decimal, KiB/MiB/GiB binary). It is local because pipeline has no ParseBytes yet.
-func parseBytes(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := 0
-	for i < len(t) && (t[i] >= '0' && t[i] <= '9') {
-		i++
-	}
-	if i == 0 {
-		return 0, fmt.Errorf("%q is not a byte size such as \"1MiB\" or \"512KiB\"", s)
-	}
-	n, err := strconv.ParseInt(t[:i], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a byte size: %w", s, err)
-	}
-	var mult int64
-	switch strings.ToLower(strings.TrimSpace(t[i:])) {
-	case "", "b":
-		mult = 1
-	case "k", "kb":
-		mult = 1000
-	case "kib":
-		mult = 1 << 10
-	case "m", "mb":
-		mult = 1000 * 1000
-	case "mib":
-		mult = 1 << 20
-	case "g", "gb":
-		mult = 1000 * 1000 * 1000
-	case "gib":
-		mult = 1 << 30
-	default:
-		return 0, fmt.Errorf("%q has an unknown unit (use B, KB, KiB, MB, MiB, GB, GiB)", s)
-	}
-	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is too large", s)
-	}
-	return n * mult, nil
 }
