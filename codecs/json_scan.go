@@ -111,6 +111,25 @@ func skipStringPlain(b []byte, i int) int {
 	return i
 }
 
+// skipPlainASCII returns the index of the first byte at or after i that AppendQuoted cannot
+// copy as it is (see plainASCII; len(b) if none), testing eight bytes at a time as
+// skipStringPlain does, bytes from 0x80 up included.
+func skipPlainASCII(b []byte, i int) int {
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ ('"' * swarLo)
+		s := x ^ ('\\' * swarLo)
+		if ((q-swarLo)&^q|(s-swarLo)&^s|(x-0x20*swarLo)&^x|x)&swarHi != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(b) && plainASCII[b[i]] {
+		i++
+	}
+	return i
+}
+
 // stringPlain marks the bytes that may appear as they are inside a JSON string: all but
 // the quote, the backslash and control characters. It is never modified.
 var stringPlain = func() (t [256]bool) {
@@ -513,9 +532,7 @@ func AppendQuoted(dst []byte, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// fast path: a run of printable ASCII that needs no escaping
-		for i < len(s) && plainASCII[s[i]] {
-			i++
-		}
+		i = skipPlainASCII(s, i)
 		if i >= len(s) {
 			break
 		}

@@ -16,9 +16,13 @@ type Config struct {
 	// (root attribute drain_timeout, default 30s).
 	DrainTimeout time.Duration
 	// QueueEvents and QueueBytes bound each queue between stages (root block
-	// queue { events = 4096, bytes = "16MiB" }).
+	// queue { events = 2048, bytes = "16MiB" }).
 	QueueEvents int
 	QueueBytes  int
+	// MemoryLimit is the soft limit of the Go runtime's memory (root attribute
+	// memory_limit; debug.SetMemoryLimit): MemoryLimitAuto (the default) derives it from
+	// QueueBytes (AutoMemoryLimit) unless GOMEMLIMIT is set, MemoryLimitOff sets none.
+	MemoryLimit int64
 	Logging     LoggingConfig
 	// Extra root blocks that belong to subcommands or services rather than the pipeline.
 	Metrics *MetricsConfig
@@ -32,9 +36,16 @@ type Config struct {
 // Defaults of the root attributes.
 const (
 	DefaultDrainTimeout = 30 * time.Second
-	DefaultQueueEvents  = 4096
+	DefaultQueueEvents  = 2048
 	DefaultQueueBytes   = 16 << 20
+	// MemoryLimitAuto and MemoryLimitOff are the special values of Config.MemoryLimit.
+	MemoryLimitAuto int64 = 0
+	MemoryLimitOff  int64 = -1
 )
+
+// AutoMemoryLimit is the soft memory limit used when memory_limit is not set: twice the
+// queue byte bound plus 16 MiB of working memory (48 MiB with the default queue).
+func AutoMemoryLimit(queueBytes int) int64 { return 16<<20 + 2*int64(queueBytes) }
 
 // LoggingConfig is the root logging block.
 type LoggingConfig struct {

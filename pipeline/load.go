@@ -34,6 +34,7 @@ var rootSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "data_dir"},
 		{Name: "drain_timeout"},
+		{Name: "memory_limit"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "queue"},
@@ -165,6 +166,10 @@ func (l *loader) load(body hcl.Body) {
 		}
 	}
 
+	if a := content.Attributes["memory_limit"]; a != nil {
+		l.memoryLimit(a)
+	}
+
 	seen := map[string]hcl.Range{}
 	for _, b := range content.Blocks {
 		switch b.Type {
@@ -248,6 +253,30 @@ func (l *loader) queue(b *hcl.Block) {
 			}
 		}
 	}
+}
+
+// memoryLimit reads the root attribute memory_limit: a byte size of at least 16 MiB,
+// "auto" or "off".
+func (l *loader) memoryLimit(a *hcl.Attribute) {
+	if v, d := a.Expr.Value(l.ctx); !d.HasErrors() && v.IsKnown() && v.Type() == cty.String {
+		switch v.AsString() {
+		case "auto":
+			l.cfg.MemoryLimit = MemoryLimitAuto
+			return
+		case "off":
+			l.cfg.MemoryLimit = MemoryLimitOff
+			return
+		}
+	}
+	n, ok := l.byteSize(a)
+	if !ok {
+		return
+	}
+	if n < 16<<20 {
+		l.errorf(a.Expr.Range(), "Invalid memory_limit", "memory_limit must be at least 16MiB (or \"auto\" or \"off\"), got %d bytes.", n)
+		return
+	}
+	l.cfg.MemoryLimit = n
 }
 
 // byteSize evaluates a byte size written as a string ("16MiB") or a whole number of bytes.

@@ -224,7 +224,7 @@ output "elasticsearch" "es" {
 			name: "root defaults",
 			src:  minimalIO,
 			check: func(t *testing.T, c *Config) {
-				if c.DataDir != DefaultDataDir || c.DrainTimeout != 30*time.Second || c.QueueEvents != 4096 ||
+				if c.DataDir != DefaultDataDir || c.DrainTimeout != 30*time.Second || c.QueueEvents != 2048 ||
 					c.QueueBytes != 16<<20 || c.Logging.Level != "info" || c.Logging.Format != "auto" ||
 					c.Metrics != nil || c.Kibana != nil {
 					t.Errorf("defaults: %+v", c)

@@ -89,6 +89,7 @@ func runPipeline(role string, args []string, stdout, stderr io.Writer, lookupEnv
 		}()
 	}
 
+	defer applyMemoryLimit(cfg, lookupEnv)()
 	if err := prof.start(); err != nil {
 		log.Error("cannot profile", zap.Error(err))
 		return exitUsage

@@ -34,22 +34,51 @@ import (
 	"time"
 
 	"github.com/logpipe/logpipe/e2e/internal/brokerproc"
+	"github.com/logpipe/logpipe/pipeline"
 )
 
 func main() {
 	logpipe := flag.String("logpipe", "bin/logpipe", "path of the logpipe binary")
 	broker := flag.String("broker", "bin/kfakebroker", "path of the kfake broker program")
 	lines := flag.Int("lines", 1_000_000, "access lines to generate")
-	runs := flag.Int("runs", 3, "repetitions; the table shows medians")
+	runs := flag.Int("runs", 3, "repetitions; the table shows medians (0: skip the table)")
 	dir := flag.String("dir", "", "working directory (default: a temporary one, removed afterwards)")
 	flag.StringVar(&profileDir, "profile", "", "write pprof CPU and allocation profiles of ship and index into `DIR` (ship.cpu, ship.mem, index.cpu, index.mem; the last run wins)")
+	stallBacklog := flag.String("stall-backlog", "", "also measure memory with stalled outputs and this much backlog (e.g. 1GB; empty: skip)")
+	stallWatch := flag.Duration("stall-watch", 15*time.Second, "how long to watch a stalled process")
 	flag.Parse()
 
-	if err := run(*logpipe, *broker, *lines, *runs, *dir); err != nil {
-		fmt.Fprintln(os.Stderr, "bench failed:", err)
-		os.Exit(1)
+	if *runs > 0 {
+		if err := run(*logpipe, *broker, *lines, *runs, *dir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench failed:", err)
+			os.Exit(1)
+		}
+	}
+	if *stallBacklog != "" {
+		backlog, err := pipeline.ParseBytes(*stallBacklog)
+		if err == nil {
+			err = stalledIn(*logpipe, *broker, *dir, backlog, *stallWatch)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "stalled-output bench failed:", err)
+			os.Exit(1)
+		}
 	}
 }
+
+// stalledIn runs stalled in dir, or in a temporary directory when dir is empty.
+func stalledIn(logpipe, broker, dir string, backlog int64, watch time.Duration) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "logpipe-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	return stalled(logpipe, broker, dir, backlog, watch)
+}
+
 
 // profileDir, when set, makes ship and index write pprof profiles there (-profile).
 var profileDir string

@@ -267,7 +267,7 @@ func (p *partition) dial(ctx context.Context) (*kafkago.Conn, error) {
 // fetchMaxBytes caps the bytes asked for by one fetch (Kafka still returns at least one
 // whole record batch). The value is compressed on the wire: 256 KiB of lz4-compressed JSON
 // events decode to well over a megabyte of documents, all alive until the chunk is emitted.
-var fetchMaxBytes = 256 << 10
+const fetchMaxBytes = 256 << 10
 
 // fetch reads one chunk starting at off, emits it as one or more batches (split by
 // batch_events and batch_bytes), and returns the number of records and the position after
