@@ -79,7 +79,6 @@ func stalledIn(logpipe, broker, dir string, backlog int64, watch time.Duration) 
 	return stalled(logpipe, broker, dir, backlog, watch)
 }
 
-
 // profileDir, when set, makes ship and index write pprof profiles there (-profile).
 var profileDir string
 
