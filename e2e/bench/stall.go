@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/logpipe/logpipe/e2e/internal/brokerproc"
 )
 
 // stallResult is the memory of one process watched while its output was stalled.
@@ -51,27 +53,15 @@ func stalled(logpipe, brokerBin, dir string, backlog int64, watch time.Duration)
 	fmt.Printf("\nstalled outputs: generated %.0f MB of lines\n", float64(size)/1e6)
 	human := fmt.Sprintf("%.1f GB", float64(size)/1e9)
 
-	addr, err := freeTCPAddr()
+	addr, err := brokerproc.FreeAddr()
 	if err != nil {
 		return err
 	}
-	broker := exec.Command(brokerBin, "-listen", addr, "-topic", "kafka_test:3")
-	out, err := broker.StdoutPipe()
+	broker, err := brokerproc.Start(ctx, brokerBin, addr, os.Stderr, "kafka_test:3")
 	if err != nil {
-		return err
-	}
-	broker.Stderr = os.Stderr
-	if err := broker.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = broker.Process.Signal(syscall.SIGCONT)
-		_ = broker.Process.Signal(syscall.SIGTERM)
-		_ = broker.Wait()
-	}()
-	if err := waitForReady(out); err != nil {
 		return fmt.Errorf("broker: %w", err)
 	}
+	defer broker.Stop()
 
 	var results []stallResult
 
@@ -99,7 +89,7 @@ output "kafka" "main" {
 		return err
 	}
 	time.Sleep(time.Second) // let it produce for a moment, then stall the broker
-	if err := broker.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := broker.Signal(syscall.SIGSTOP); err != nil {
 		return err
 	}
 	r, err := watchRSS(ship.Process.Pid, watch)
@@ -108,7 +98,7 @@ output "kafka" "main" {
 	}
 	r.name, r.backlog = "ship, broker stopped", human
 	results = append(results, r)
-	if err := broker.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := broker.Signal(syscall.SIGCONT); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -248,24 +238,4 @@ func (s *stallSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprint(w, `{"name":"bench","cluster_name":"bench","version":{"number":"8.15.0","build_flavor":"default"},"tagline":"You Know, for Search"}`)
-}
-
-func freeTCPAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitForReady(r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "ready") {
-			go func() { _, _ = io.Copy(io.Discard, r) }()
-			return nil
-		}
-	}
-	return errors.New("exited before it was ready")
 }

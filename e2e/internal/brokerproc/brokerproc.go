@@ -72,9 +72,14 @@ func Start(ctx context.Context, bin, addr string, stderr io.Writer, topics ...st
 	}
 }
 
-// Stop terminates the broker and waits for it.
+// Signal sends sig to the broker process (SIGSTOP and SIGCONT freeze and thaw it, which is
+// how the benchmark stalls an output).
+func (b *Broker) Signal(sig syscall.Signal) error { return b.cmd.Process.Signal(sig) }
+
+// Stop terminates the broker (thawing it first, in case it was stopped) and waits for it.
 func (b *Broker) Stop() {
 	if b.cmd.Process != nil && b.cmd.ProcessState == nil {
+		_ = b.cmd.Process.Signal(syscall.SIGCONT)
 		_ = b.cmd.Process.Signal(syscall.SIGTERM)
 		_ = b.cmd.Wait()
 	}
