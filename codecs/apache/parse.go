@@ -159,22 +159,7 @@ func parseAccess(line []byte, r *Record) bool {
 		return false
 	}
 	r.Status = int32(st)
-	// bytes
-	if len(rest) < 2 || rest[0] != ' ' {
-		return false
-	}
-	rest = rest[1:]
-	if rest[0] == '-' {
-		rest = rest[1:]
-	} else {
-		var b int64
-		b, rest, ok = number(rest, 1<<62)
-		if !ok {
-			return false
-		}
-		r.Bytes = b
-	}
-	if len(rest) > 0 && rest[0] != ' ' {
+	if rest, ok = bodyBytes(rest, r); !ok {
 		return false
 	}
 	r.Format = FormatCommon
@@ -224,25 +209,33 @@ func parseSSL(line []byte, r *Record) bool {
 	}
 	r.Request = req
 	splitRequest(req, r)
-	if len(rest) < 2 || rest[0] != ' ' {
+	if rest, ok = bodyBytes(rest, r); !ok {
 		return false
+	}
+	r.Format = FormatSSL
+	return true
+}
+
+// bodyBytes parses " <bytes>" or " -" (the response size, absent when "-") at the start of
+// rest into r.Bytes, and returns what follows; that must be the end or a space.
+func bodyBytes(rest []byte, r *Record) ([]byte, bool) {
+	if len(rest) < 2 || rest[0] != ' ' {
+		return nil, false
 	}
 	rest = rest[1:]
 	if rest[0] == '-' {
 		rest = rest[1:]
 	} else {
-		var b int64
-		b, rest, ok = number(rest, 1<<62)
+		b, after, ok := number(rest, 1<<62)
 		if !ok {
-			return false
+			return nil, false
 		}
-		r.Bytes = b
+		r.Bytes, rest = b, after
 	}
 	if len(rest) > 0 && rest[0] != ' ' {
-		return false
+		return nil, false
 	}
-	r.Format = FormatSSL
-	return true
+	return rest, true
 }
 
 func isDash(b []byte) bool { return len(b) == 1 && b[0] == '-' }
