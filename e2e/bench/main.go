@@ -201,20 +201,8 @@ func oneRun(logpipe, brokerBin, dir, logFile, sinkURL string, n int, sink *bulkS
 		return nil, err
 	}
 
-	shipCfg := filepath.Join(runDir, "ship.hcl")
-	if err := os.WriteFile(shipCfg, []byte(fmt.Sprintf(`
-data_dir = %q
-logging { level = "warn" }
-input "file" "access" {
-  paths = [%q]
-}
-output "kafka" "main" {
-  brokers       = [%q]
-  topic         = "kafka_test"
-  required_acks = "all"
-  compression   = "lz4"
-}
-`, filepath.Join(runDir, "ship"), logFile, addr)), 0o644); err != nil {
+	shipCfg, err := writeShipConfig(runDir, logFile, addr, "warn", "30s")
+	if err != nil {
 		return nil, err
 	}
 	if err := measure("ship", exec.CommandContext(ctx, logpipe, append([]string{"ship", "--once", "-c", shipCfg}, profileArgs("ship")...)...)); err != nil {
@@ -232,25 +220,8 @@ output "kafka" "main" {
 		return nil, fmt.Errorf("topic kafka_test holds %d records after ship, want %d", counter.n, n)
 	}
 
-	indexCfg := filepath.Join(runDir, "index.hcl")
-	if err := os.WriteFile(indexCfg, []byte(fmt.Sprintf(`
-data_dir = %q
-logging { level = "warn" }
-input "kafka" "main" {
-  brokers      = [%q]
-  topics       = ["kafka_test"]
-  group_id     = "test123"
-  start_offset = "earliest"
-}
-filter "apache" "access" {
-  field = "message"
-}
-output "elasticsearch" "main" {
-  hosts           = [%q]
-  index           = "filebeat_test-%%{+YYYY.MM.dd}"
-  manage_template = false
-}
-`, filepath.Join(runDir, "index"), addr, sinkURL)), 0o644); err != nil {
+	indexCfg, err := writeIndexConfig(runDir, addr, sinkURL, "test123", "warn", "30s")
+	if err != nil {
 		return nil, err
 	}
 	sink.docs.Store(0)
@@ -367,4 +338,49 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// writeShipConfig writes dir/ship.hcl: the file at logFile into kafka_test on addr, with the
+// shipper's production settings (acks all, lz4).
+func writeShipConfig(dir, logFile, addr, logLevel, drain string) (string, error) {
+	path := filepath.Join(dir, "ship.hcl")
+	return path, os.WriteFile(path, []byte(fmt.Sprintf(`
+data_dir      = %q
+drain_timeout = %q
+logging { level = %q }
+input "file" "access" {
+  paths = [%q]
+}
+output "kafka" "main" {
+  brokers       = [%q]
+  topic         = "kafka_test"
+  required_acks = "all"
+  compression   = "lz4"
+}
+`, filepath.Join(dir, "ship"), drain, logLevel, logFile, addr)), 0o644)
+}
+
+// writeIndexConfig writes dir/index.hcl: kafka_test on addr as group, through the apache
+// filter, into the _bulk endpoint at esURL.
+func writeIndexConfig(dir, addr, esURL, group, logLevel, drain string) (string, error) {
+	path := filepath.Join(dir, "index.hcl")
+	return path, os.WriteFile(path, []byte(fmt.Sprintf(`
+data_dir      = %q
+drain_timeout = %q
+logging { level = %q }
+input "kafka" "main" {
+  brokers      = [%q]
+  topics       = ["kafka_test"]
+  group_id     = %q
+  start_offset = "earliest"
+}
+filter "apache" "access" {
+  field = "message"
+}
+output "elasticsearch" "main" {
+  hosts           = [%q]
+  index           = "filebeat_test-%%{+YYYY.MM.dd}"
+  manage_template = false
+}
+`, filepath.Join(dir, "index"), drain, logLevel, addr, group, esURL)), 0o644)
 }

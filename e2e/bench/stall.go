@@ -66,21 +66,8 @@ func stalled(logpipe, brokerBin, dir string, backlog int64, watch time.Duration)
 	var results []stallResult
 
 	// ship: stall the broker shortly after the start.
-	shipCfg := filepath.Join(stallDir, "ship.hcl")
-	if err := os.WriteFile(shipCfg, []byte(fmt.Sprintf(`
-data_dir      = %q
-drain_timeout = "2s"
-logging { level = "error" }
-input "file" "access" {
-  paths = [%q]
-}
-output "kafka" "main" {
-  brokers       = [%q]
-  topic         = "kafka_test"
-  required_acks = "all"
-  compression   = "lz4"
-}
-`, filepath.Join(stallDir, "ship"), logFile, addr)), 0o644); err != nil {
+	shipCfg, err := writeShipConfig(stallDir, logFile, addr, "error", "2s")
+	if err != nil {
 		return err
 	}
 	ship := exec.CommandContext(ctx, logpipe, "ship", "--once", "-c", shipCfg)
@@ -117,26 +104,8 @@ output "kafka" "main" {
 	go srv.Serve(l)
 	defer srv.Close()
 	defer sink.unblock()
-	indexCfg := filepath.Join(stallDir, "index.hcl")
-	if err := os.WriteFile(indexCfg, []byte(fmt.Sprintf(`
-data_dir      = %q
-drain_timeout = "1s"
-logging { level = "error" }
-input "kafka" "main" {
-  brokers      = [%q]
-  topics       = ["kafka_test"]
-  group_id     = "stall"
-  start_offset = "earliest"
-}
-filter "apache" "access" {
-  field = "message"
-}
-output "elasticsearch" "main" {
-  hosts           = ["http://%s"]
-  index           = "filebeat_test-%%{+YYYY.MM.dd}"
-  manage_template = false
-}
-`, filepath.Join(stallDir, "index"), addr, l.Addr())), 0o644); err != nil {
+	indexCfg, err := writeIndexConfig(stallDir, addr, "http://"+l.Addr().String(), "stall", "error", "1s")
+	if err != nil {
 		return err
 	}
 	index := exec.CommandContext(ctx, logpipe, "index", "-c", indexCfg)
