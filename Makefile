@@ -19,12 +19,17 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/logpipe ./cmd/logpipe
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/kfakebroker ./e2e/kfakebroker
 
-# deps installs what the tests need besides Go, idempotently (CI runs as root on Debian).
+# deps installs what the tests need besides Go, idempotently (CI runs as root on Debian):
+# kcat (an independent Kafka client) and systemd-analyze (verifies the units).
 deps:
-	@command -v kcat >/dev/null 2>&1 || { \
-	  echo "installing kcat (Debian package) for the e2e tests"; \
-	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null; }
+	@missing=; \
+	  command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
+	  command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing$$missing (Debian packages) for the tests"; \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi
 	@kcat -V 2>/dev/null | head -1
 
 vet:
