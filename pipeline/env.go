@@ -9,14 +9,14 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 )
 
-// EnvFunc returns the HCL function env: env("NAME") is the value of the environment
+// envFunc returns the HCL function env: env("NAME") is the value of the environment
 // variable NAME and env("NAME", "default") falls back to default when NAME is unset. An
 // unset variable without a default is an error (reported at the call), never "". A variable
 // that is set to the empty string is "", default or not.
 //
 // lookupEnv is how variables are read (os.LookupEnv when nil), so tests and callers never
 // depend on the process environment.
-func EnvFunc(lookupEnv func(string) (string, bool)) function.Function {
+func envFunc(lookupEnv func(string) (string, bool)) function.Function {
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
 	}
@@ -51,7 +51,7 @@ func EnvFunc(lookupEnv func(string) (string, bool)) function.Function {
 func EvalContext(lookupEnv func(string) (string, bool)) *hcl.EvalContext {
 	return &hcl.EvalContext{
 		Functions: map[string]function.Function{
-			"env": EnvFunc(lookupEnv),
+			"env": envFunc(lookupEnv),
 		},
 	}
 }

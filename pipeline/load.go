@@ -58,6 +58,7 @@ func LoadFile(path string, reg *Registry, lookupEnv func(string) (string, bool))
 			Severity: hcl.DiagError,
 			Summary:  "Cannot read configuration file",
 			Detail:   err.Error(),
+			Subject:  &hcl.Range{Filename: path, Start: hcl.InitialPos, End: hcl.InitialPos},
 		}}
 	}
 	return Load(path, src, reg, lookupEnv)
@@ -115,7 +116,6 @@ type loader struct {
 	reg   *Registry
 	ctx   *hcl.EvalContext
 	file  string
-	pm    posMap // maps positions in the escaped text back to the original
 	cfg   *Config
 	diags hcl.Diagnostics
 	// stages maps kind+"\x00"+name to where that stage was first declared.
@@ -178,9 +178,8 @@ func (l *loader) load(body hcl.Body) {
 			continue
 		}
 		if first, dup := seen[b.Type]; dup {
-			l.pm.rng(&first)
 			l.errorf(b.DefRange, fmt.Sprintf("Duplicate %s block", b.Type),
-				"Only one %s block is allowed; another was defined at %s.", b.Type, first)
+				"Only one %s block is allowed; another was defined at %s.", b.Type, posString(first))
 			continue
 		}
 		seen[b.Type] = b.DefRange
@@ -205,6 +204,12 @@ func (l *loader) load(body hcl.Body) {
 			"The configuration declares no %s block; a pipeline needs at least one, e.g. %s \"TYPE\" \"NAME\" { ... }. Known %s types: %s.",
 			kind, kind, kind, known(l.reg.Names(kind)))
 	}
+}
+
+// posString renders where a block was declared as file:line:col. The block header starts
+// its line, so the bytes escapeLogstashRefs inserted never shift its line or column.
+func posString(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
 // str evaluates an attribute as a string.
@@ -404,9 +409,8 @@ func (l *loader) stage(b *hcl.Block) {
 	if nameOK {
 		key := kind + "\x00" + name
 		if first, dup := l.stages[key]; dup {
-			l.pm.rng(&first)
 			l.errorf(b.LabelRanges[1], "Duplicate "+kind+" name",
-				"%s %s named %q was already declared at %s; %s names must be unique.", strings.ToUpper(article(kind)[:1])+article(kind)[1:], kind, name, first, kind)
+				"%s %s named %q was already declared at %s; %s names must be unique.", strings.ToUpper(article(kind)[:1])+article(kind)[1:], kind, name, posString(first), kind)
 		} else {
 			l.stages[key] = b.DefRange
 		}

@@ -336,7 +336,7 @@ output "kafka" "debug" {
 }
 input "file" "debug" { paths = ["/b"] }
 `,
-			diags: []wantDiag{{"t.hcl:7:16: ", []string{"Duplicate output name", `An output named "debug" was already declared at t.hcl:5,1-24`}}},
+			diags: []wantDiag{{"t.hcl:7:16: ", []string{"Duplicate output name", `An output named "debug" was already declared at t.hcl:5:1;`}}},
 			check: func(t *testing.T, c *Config) {
 				if len(c.Inputs) != 2 {
 					t.Errorf("an input may share a name with an output: %d inputs", len(c.Inputs))
@@ -451,7 +451,7 @@ kibana {
 ` + minimalIO,
 			diags: []wantDiag{
 				{"t.hcl:2:12: ", []string{"Invalid queue events", "at least 1"}},
-				{"t.hcl:5:1: ", []string{"Duplicate queue block", "t.hcl:1,1-6"}},
+				{"t.hcl:5:1: ", []string{"Duplicate queue block", "another was defined at t.hcl:1:1."}},
 				{"t.hcl:7:12: ", []string{"Invalid level", `got "verbose"`}},
 				{"t.hcl:8:12: ", []string{"Invalid format", `Did you mean "json"?`}},
 				{"t.hcl:10:21: ", []string{"Invalid address", "host:port"}},
@@ -553,12 +553,14 @@ output "kafka" "main" {
 	}
 }
 
+// A file that cannot be read is reported at file:line:col like every other problem.
 func TestLoadFileMissing(t *testing.T) {
-	cfg, diags := LoadFile(t.TempDir()+"/nope.hcl", testRegistry(), nil)
+	path := t.TempDir() + "/nope.hcl"
+	cfg, diags := LoadFile(path, testRegistry(), nil)
 	if cfg != nil || !diags.HasErrors() {
 		t.Fatalf("got %v, %v", cfg, diags)
 	}
-	if got := FormatDiagnostics(diags); !strings.HasPrefix(got, "Cannot read configuration file: open ") {
+	if got := FormatDiagnostics(diags); !strings.HasPrefix(got, path+":1:1: Cannot read configuration file: open ") {
 		t.Errorf("got %q", got)
 	}
 }

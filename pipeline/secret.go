@@ -28,7 +28,7 @@ func (s Secret) String() string {
 }
 
 // GoString implements fmt.GoStringer (%#v).
-func (s Secret) GoString() string { return fmt.Sprintf("transport.Secret(%q)", s.String()) }
+func (s Secret) GoString() string { return fmt.Sprintf("pipeline.Secret(%q)", s.String()) }
 
 // Format implements fmt.Formatter, so that no verb (%x, %d, ...) prints the value.
 func (s Secret) Format(f fmt.State, verb rune) {

@@ -20,9 +20,12 @@ type Ticket uint64
 type Tracker struct {
 	mu        sync.Mutex
 	committed int64
-	base      Ticket  // ticket of entries[0]
-	entries   []entry // batches not yet passed by committed, in Add order
-	next      Ticket
+	// entries[head:] are the batches not yet passed by committed, in Add order; the passed
+	// prefix is dropped lazily (see Ack), so an Ack costs O(1) amortised, not O(pending).
+	entries []entry
+	head    int
+	base    Ticket // ticket of entries[head]
+	next    Ticket
 }
 
 type entry struct {
@@ -39,14 +42,14 @@ func (t *Tracker) Add(end int64) Ticket {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	last := t.committed
-	if n := len(t.entries); n > 0 {
+	if n := len(t.entries); n > t.head {
 		last = t.entries[n-1].end
 	}
 	if end < last {
 		panic(fmt.Sprintf("pipeline: Tracker.Add(%d) after position %d", end, last))
 	}
-	if len(t.entries) == 0 {
-		t.base = t.next
+	if len(t.entries) == t.head {
+		t.entries, t.head, t.base = t.entries[:0], 0, t.next
 	}
 	t.entries = append(t.entries, entry{end: end})
 	tk := t.next
@@ -59,23 +62,26 @@ func (t *Tracker) Add(end int64) Ticket {
 func (t *Tracker) Ack(tk Ticket) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if tk < t.base || tk >= t.base+Ticket(len(t.entries)) {
+	if tk < t.base || tk >= t.base+Ticket(len(t.entries)-t.head) {
 		return false
 	}
-	t.entries[tk-t.base].acked = true
-	n := 0
-	for n < len(t.entries) && t.entries[n].acked {
-		t.committed = t.entries[n].end
-		n++
+	t.entries[t.head+int(tk-t.base)].acked = true
+	h := t.head
+	for h < len(t.entries) && t.entries[h].acked {
+		t.committed = t.entries[h].end
+		h++
 	}
-	if n == 0 {
+	if h == t.head {
 		return false
 	}
-	// Drop the passed prefix; copy down so the slice does not grow without bound.
-	rest := copy(t.entries, t.entries[n:])
-	clear(t.entries[rest:])
-	t.entries = t.entries[:rest]
-	t.base += Ticket(n)
+	t.base += Ticket(h - t.head)
+	t.head = h
+	// Drop the passed prefix once it is at least half of the slice, so that the slice does
+	// not grow without bound and each entry is copied O(1) times.
+	if t.head >= len(t.entries)-t.head {
+		t.entries = t.entries[:copy(t.entries, t.entries[t.head:])]
+		t.head = 0
+	}
 	return true
 }
 
@@ -90,5 +96,5 @@ func (t *Tracker) Committed() int64 {
 func (t *Tracker) Pending() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.entries)
+	return len(t.entries) - t.head
 }

@@ -219,6 +219,21 @@ func BenchmarkTrackerAddAck(b *testing.B) {
 			tr.Ack(tr.Add(int64(i)))
 		}
 	})
+	b.Run("window-4096-in-order", func(b *testing.B) {
+		// Many small batches in flight (slow tailing), acknowledged in order: each Ack must
+		// not cost in proportion to the batches still pending.
+		const window = 4096
+		tr := NewTracker(0)
+		tickets := make([]Ticket, 0, window)
+		for i := 0; i < window; i++ {
+			tickets = append(tickets, tr.Add(int64(i)))
+		}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			tr.Ack(tickets[i%window])
+			tickets[i%window] = tr.Add(int64(window + i))
+		}
+	})
 	b.Run("window-64-shuffled", func(b *testing.B) {
 		// 64 batches in flight, acknowledged in random order.
 		tr := NewTracker(0)

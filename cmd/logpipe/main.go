@@ -52,10 +52,7 @@ func commands() []command {
 				return runPipeline("index", args, stdout, stderr, env)
 			}},
 		{"validate", "load a configuration file and print every problem (logpipe validate -c FILE)", runValidate},
-		{"setup", "install the Elasticsearch index template and Kibana objects (logpipe setup -c index.hcl)",
-			func(args []string, stdout, stderr io.Writer, _ func(string) (string, bool)) int {
-				return runSetup(args, stdout, stderr)
-			}},
+		{"setup", "install the Elasticsearch index template and Kibana objects (logpipe setup -c index.hcl)", runSetup},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -129,6 +126,20 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return exitUsage, true
+	}
+	return 0, false
+}
+
+// parseConfigFlags is parseFlags for the commands that need -c FILE (registered with
+// configFlag as path): a missing one is a usage error.
+func parseConfigFlags(fs *flag.FlagSet, args []string, path *string) (code int, done bool) {
+	if code, done := parseFlags(fs, args); done {
+		return code, true
+	}
+	if *path == "" {
+		fmt.Fprintf(fs.Output(), "%s: -c FILE is required\n", fs.Name())
 		fs.Usage()
 		return exitUsage, true
 	}

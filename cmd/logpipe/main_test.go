@@ -166,3 +166,15 @@ func TestSetupIsWired(t *testing.T) {
 		t.Errorf("setup not wired: exit %d, %q", code, errOut)
 	}
 }
+
+// setup reads env() from the environment run was given, like every other command.
+func TestSetupUsesRunEnvironment(t *testing.T) {
+	path := writeFile(t, "setup.hcl", `data_dir = env("SETUP_DATA_DIR")
+input "file" "in" { paths = ["/nonexistent/*.log"] }
+output "stdout" "out" {}
+`)
+	code, out, errOut := runCLI(t, map[string]string{"SETUP_DATA_DIR": t.TempDir()}, "setup", "-c", path)
+	if code != exitOK || !strings.Contains(out, "template: skipped") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

@@ -25,13 +25,8 @@ func runPipeline(role string, args []string, stdout, stderr io.Writer, lookupEnv
 	once := fs.Bool("once", false, "stop when every input reached its end and all it read was acknowledged")
 	logLevel := fs.String("log-level", "", "override logging.level: debug, info, warn or error")
 	prof := profileFlags(fs)
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseConfigFlags(fs, args, path); done {
 		return code
-	}
-	if *path == "" {
-		fmt.Fprintf(stderr, "logpipe %s: -c FILE is required\n", role)
-		fs.Usage()
-		return exitUsage
 	}
 	reg := newRegistryTo(stdout)
 	cfg, diags := pipeline.LoadFile(*path, reg, lookupEnv)

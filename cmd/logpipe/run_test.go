@@ -121,6 +121,8 @@ input "sig" "in" {}
 output "sig" "out" { hold = true }`, false)
 		sigs := make(chan os.Signal, 2)
 		code := runAsync(r, sigs)
+		// Before the batch is in the pipeline, a signal would find nothing to drain.
+		waitFor(t, "the batch to be emitted", func() bool { return r.RunnerStats().Outstanding == 1 })
 		sigs <- sig
 		sigs <- sig
 		select {

@@ -33,8 +33,8 @@ const setupTimeout = 60 * time.Second
 // the config has peers for; with step flags it runs those only, and a step whose peer is
 // not configured is an error. Each step prints what it did. Exit codes: 0 every step
 // succeeded, 1 a step failed (the message names the peer), 2 usage or configuration error.
-func runSetup(args []string, stdout, stderr io.Writer) int {
-	return setupWith(args, stdout, stderr, newRegistry(), nil)
+func runSetup(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+	return setupWith(args, stdout, stderr, newRegistry(), lookupEnv)
 }
 
 // setupWith is runSetup with an explicit registry and environment (tests).
@@ -44,13 +44,8 @@ func setupWith(args []string, stdout, stderr io.Writer, reg *pipeline.Registry, 
 	doTemplate := fs.Bool("template", false, "install the Elasticsearch index template only")
 	doDashboards := fs.Bool("dashboards", false, "import the Kibana data view and dashboard only")
 	doTopic := fs.Bool("topic", false, "create the Kafka topics of the kafka inputs only")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseConfigFlags(fs, args, path); done {
 		return code
-	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "logpipe setup: -c FILE is required")
-		fs.Usage()
-		return exitUsage
 	}
 	cfg, diags := pipeline.LoadFile(*path, reg, lookupEnv)
 	if diags.HasErrors() {
@@ -211,16 +206,7 @@ func installTemplate(ctx context.Context, es *elasticsearch.Config) (string, err
 				req.Header.Set("Content-Type", "application/json")
 			}
 			creds.Apply(req)
-			res, err := client.Do(req)
-			if err != nil {
-				return nil, nil, fmt.Errorf("cannot reach %s: %w", peer, err)
-			}
-			defer res.Body.Close()
-			b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-			if err != nil {
-				return nil, nil, fmt.Errorf("reading the answer of %s: %w", peer, err)
-			}
-			return res, b, nil
+			return roundTrip(client, req, peer, 1<<20)
 		}
 		res, b, err := do(http.MethodGet, nil)
 		if err != nil {
@@ -263,6 +249,21 @@ func installTemplate(ctx context.Context, es *elasticsearch.Config) (string, err
 		return fmt.Sprintf("created index template %s (version %d) on %s", name, newVersion.Version, peer), nil
 	}
 	return "", errors.Join(errs...)
+}
+
+// roundTrip sends req and reads at most limit bytes of the answer's body (the body is then
+// closed). Errors name the peer.
+func roundTrip(client *http.Client, req *http.Request, peer string, limit int64) (*http.Response, []byte, error) {
+	res, err := client.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot reach %s: %w", peer, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, limit))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the answer of %s: %w", peer, err)
+	}
+	return res, b, nil
 }
 
 func redactHostList(hosts []string) []string {
@@ -308,14 +309,9 @@ func importSavedObjects(ctx context.Context, client *http.Client, kb *pipeline.K
 	if err := kibanaAuth(req, kb); err != nil {
 		return "", fmt.Errorf("%s: %w", peer, err)
 	}
-	res, err := client.Do(req)
+	res, b, err := roundTrip(client, req, peer, 4<<20)
 	if err != nil {
-		return "", fmt.Errorf("cannot reach %s: %w", peer, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
-	if err != nil {
-		return "", fmt.Errorf("reading the answer of %s: %w", peer, err)
+		return "", err
 	}
 	if res.StatusCode != http.StatusOK {
 		return "", peerError(peer, "POST /api/saved_objects/_import", res, b)

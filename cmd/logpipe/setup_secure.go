@@ -30,27 +30,23 @@ func esSetupClient(es *elasticsearch.Config) (*http.Client, elasticsearch.Creden
 }
 
 // kibanaAuth sets the Authorization header of a request to Kibana from the root kibana
-// block: api_key or api_key_file ("ApiKey <key>"), or username with password or
-// password_file (basic auth). Files are read now; errors name the attribute and file.
+// block as an elasticsearch output does: api_key or api_key_file ("ApiKey <key>"), or
+// username with password or password_file (basic auth). Files are read now; errors name the
+// attribute and file.
 func kibanaAuth(req *http.Request, kb *pipeline.KibanaConfig) error {
-	key, pw := kb.APIKey, kb.Password
+	cr := elasticsearch.Credentials{Username: kb.Username, Password: kb.Password, APIKey: kb.APIKey}
 	var err error
 	if kb.APIKeyFile != "" {
-		if key, err = transport.ReadSecretFile("kibana.api_key_file", kb.APIKeyFile); err != nil {
+		if cr.APIKey, err = transport.ReadSecretFile("kibana.api_key_file", kb.APIKeyFile); err != nil {
 			return err
 		}
 	}
 	if kb.PasswordFile != "" {
-		if pw, err = transport.ReadSecretFile("kibana.password_file", kb.PasswordFile); err != nil {
+		if cr.Password, err = transport.ReadSecretFile("kibana.password_file", kb.PasswordFile); err != nil {
 			return err
 		}
 	}
-	switch {
-	case key.IsSet():
-		req.Header.Set("Authorization", "ApiKey "+key.Reveal())
-	case kb.Username != "":
-		req.SetBasicAuth(kb.Username, pw.Reveal())
-	}
+	cr.Apply(req)
 	return nil
 }
 

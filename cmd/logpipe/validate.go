@@ -13,13 +13,8 @@ import (
 func runValidate(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	fs := newFlagSet("validate", "-c FILE", stderr)
 	path := configFlag(fs)
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseConfigFlags(fs, args, path); done {
 		return code
-	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "logpipe validate: -c FILE is required")
-		fs.Usage()
-		return exitUsage
 	}
 	cfg, diags := pipeline.LoadFile(*path, newRegistry(), lookupEnv)
 	fmt.Fprint(stderr, pipeline.FormatDiagnostics(diags))

@@ -19,9 +19,6 @@ const Redacted = pipeline.Redacted
 // gohcl decodes HCL strings into it like into a string.
 type Secret = pipeline.Secret
 
-// MarshalLogObject is not implemented: zap.Stringer / zap.Any use String. The SASL and TLS
-// structs implement zapcore.ObjectMarshaler.
-
 // ReadSecretFile reads a secret from path: the whole file with one trailing newline ("\n" or
 // "\r\n") removed. The error names the file and attr (the attribute that named it) but
 // never holds the file's content.
