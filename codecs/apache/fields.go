@@ -359,7 +359,7 @@ func percentDecode(dst, b []byte) []byte {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if c == '%' && i+2 < len(b) {
-			h, l := unhex(b[i+1]), unhex(b[i+2])
+			h, l := codecs.Unhex(b[i+1]), codecs.Unhex(b[i+2])
 			if h >= 0 && l >= 0 {
 				dst = append(dst, byte(h<<4|l))
 				i += 2
@@ -369,16 +369,4 @@ func percentDecode(dst, b []byte) []byte {
 		dst = append(dst, c)
 	}
 	return dst
-}
-
-func unhex(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
 }

@@ -332,15 +332,6 @@ func (f *Filter) unquote(raw []byte) []byte {
 	return f.msg
 }
 
-func hasBackslash(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
-}
-
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // topInfo is what one scan of a document's top level finds.
@@ -374,7 +365,7 @@ func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 		}
 		key := doc[ks+1 : i-1]
 		var kbuf [32]byte
-		if hasBackslash(key) {
+		if bytes.IndexByte(key, '\\') >= 0 {
 			if k, err := codecs.AppendUnquoted(kbuf[:0], doc[ks:i]); err == nil {
 				key = k
 			}

@@ -123,7 +123,7 @@ func (c *Config) Validate() error {
 		d, err := pipeline.ParseDuration(v)
 		switch {
 		case err != nil:
-			errs = append(errs, pipeline.AttrErrorf(attr, "%q is not a duration such as \"1s\" or \"500ms\"", v))
+			errs = append(errs, pipeline.AttrErrorf(attr, "%v", err))
 		case d < min:
 			errs = append(errs, pipeline.AttrErrorf(attr, "%s is below the minimum of %s", d, min))
 		default:
@@ -138,7 +138,7 @@ func (c *Config) Validate() error {
 	if c.HeartbeatD > 0 && c.SessionTimeoutD > 0 && c.HeartbeatD >= c.SessionTimeoutD {
 		errs = append(errs, pipeline.AttrErrorf("heartbeat_interval", "%s must be below session_timeout (%s); a third of it is usual", c.HeartbeatD, c.SessionTimeoutD))
 	}
-	if c.FetchWait > 0 && c.FetchWait > time.Minute {
+	if c.FetchWait > time.Minute {
 		errs = append(errs, pipeline.AttrErrorf("fetch_max_wait", "%s is above the maximum of 1m", c.FetchWait))
 	}
 	if c.MaxInFlight < 1 {

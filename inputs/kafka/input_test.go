@@ -392,6 +392,12 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("no error for %s in %v", attr, err)
 		}
 	}
+	// Duration errors say what is wrong (pipeline.ParseDuration's message).
+	neg := DefaultConfig()
+	neg.FetchMaxWait = "-1s"
+	if err := neg.Validate(); err == nil || !strings.Contains(err.Error(), "fetch_max_wait") || !strings.Contains(err.Error(), "must not be negative") {
+		t.Errorf("fetch_max_wait -1s: %v", err)
+	}
 }
 
 func unjoin(err error) []error {

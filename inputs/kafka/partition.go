@@ -317,12 +317,12 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 		} else {
 			pos = max(pos, last)
 		}
+		// emitChunk clears each record once its batch is decoded, so p.msgs keeps no values.
 		if err := p.emitChunk(ctx, msgs, pos); err != nil {
 			clear(p.msgs[:cap(p.msgs)])
 			return 0, off, err
 		}
 	}
-	clear(p.msgs) // drop references to the record values
 	if rerr != nil {
 		return len(msgs), pos, rerr
 	}

@@ -51,7 +51,7 @@ func (r *request) reset() {
 	r.docs = r.docs[:0]
 }
 
-// doc returns the source line of d (without its newline).
+// source returns the source line of d (without its newline).
 func (r *request) source(d *docRef) []byte { return r.body[d.off+d.src : d.off+d.end-1] }
 
 // field returns the unquoted _index or _id of d.

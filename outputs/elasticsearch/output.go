@@ -325,8 +325,10 @@ func (o *Output) process(r *request, resp *bytes.Buffer) {
 		return
 	}
 	var stop *pipeline.StopError
-	if errors.As(err, &stop) {
-		return // closing: the remaining batches are never acknowledged
+	if errors.As(err, &stop) || o.ctx.Err() != nil {
+		// Closing: the remaining batches are never acknowledged. The last attempt may have
+		// failed only because Close gave up on it; that is no reason to dead-letter.
+		return
 	}
 	// MaxAttempts reached: the remaining documents go to the dead-letter queue.
 	reason := fmt.Sprintf("gave up after %d attempts: %v", attempts, lastErr)
@@ -438,8 +440,7 @@ func (o *Output) tooLarge(ctx context.Context, r *request, resp *bytes.Buffer, a
 			break
 		}
 	}
-	r.docs = r.docs[:0]
-	r.body = r.body[:0]
+	r.reset()
 }
 
 // send posts one _bulk body and reads the answer into resp. A transport error (connection
@@ -468,8 +469,7 @@ func (o *Output) send(ctx context.Context, body []byte, resp *bytes.Buffer) (int
 // deadLetter sets every document of r aside and acknowledges them.
 func (o *Output) deadLetter(r *request, why func(i int) (int, string, string), attempts int) {
 	o.deadLetterWhere(r, func(int) bool { return true }, why, attempts)
-	r.docs = r.docs[:0]
-	r.body = r.body[:0]
+	r.reset()
 }
 
 // deadLetterWhere writes an entry for each document i of r for which pick(i) holds, waits

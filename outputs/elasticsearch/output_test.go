@@ -318,6 +318,28 @@ func TestTooLargeDocumentDeadLettered(t *testing.T) {
 	if len(entries) != 1 || entries[0].ID != "d13" || entries[0].Status != 413 {
 		t.Errorf("entries %+v", entries)
 	}
+	if n := pooledBatchRefs(t, o); n != 0 {
+		t.Errorf("the idle requests still reference %d documents of acknowledged batches", n)
+	}
+}
+
+// pooledBatchRefs waits until every request is back in the pool and counts the documents
+// their buffers still reference (up to capacity): an idle request must not keep the events
+// of acknowledged batches alive.
+func pooledBatchRefs(t *testing.T, o *testOut) int {
+	t.Helper()
+	waitFor(t, "idle requests", func() bool { return len(o.free) == cap(o.free) })
+	n := 0
+	for range cap(o.free) {
+		r := <-o.free
+		for _, d := range r.docs[:cap(r.docs)] {
+			if d.ack != nil {
+				n++
+			}
+		}
+		defer func() { o.free <- r }()
+	}
+	return n
 }
 
 func TestMaxAttemptsDeadLetters(t *testing.T) {
@@ -459,6 +481,29 @@ func TestCloseGivesUpAtDeadline(t *testing.T) {
 	}
 	if acked.Load() != 0 {
 		t.Error("acknowledged without being stored")
+	}
+}
+
+// A request that Close abandons at its deadline is not dead-lettered, even when that
+// attempt was the last one max_attempts allows: its batch stays unacknowledged and is
+// delivered again after a restart.
+func TestCloseAbandonsWithoutDeadLettering(t *testing.T) {
+	es := startES(t, estest.Options{})
+	es.SetLatency(time.Minute)
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.Retry.MaxAttempts = 1 })
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 5, false, &acked))
+	waitFor(t, "the request in flight", func() bool { return es.Stats().Requests == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := o.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close: %v", err)
+	}
+	if acked.Load() != 0 {
+		t.Error("acknowledged without being stored")
+	}
+	if entries := readDLQ(t, filepath.Join(o.dir, "output.elasticsearch.main", DeadLetterFile)); len(entries) != 0 {
+		t.Errorf("%d abandoned documents dead-lettered, first: %s %s", len(entries), entries[0].Error.Type, entries[0].Error.Reason)
 	}
 }
 
