@@ -22,9 +22,7 @@ func TestIndexMappingConflictDeadLettered(t *testing.T) {
 	bad := fmt.Sprintf(`{"@timestamp":%q,"@metadata":{"_id":"bad-status"},"message":"bad","http":{"response":{"status_code":"not-a-number"}}}`,
 		time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
 	parts[0] = append(parts[0][:100], append([][]byte{[]byte(bad)}, parts[0][100:]...)...)
-	for p, vals := range parts {
-		e.produce(p, vals)
-	}
+	e.produceAll(parts)
 	p := e.index()
 	harness.WaitFor(t, 60*time.Second, "every good document", func() bool { return e.es.Count("") >= len(events) })
 	e.waitNoLag(30 * time.Second)

@@ -34,9 +34,7 @@ func TestIndexExactlyOnceWithKill(t *testing.T) {
 			dups++
 		}
 	}
-	for p, vals := range parts {
-		e.produce(p, vals)
-	}
+	e.produceAll(parts)
 	want := len(events) + len(broken)
 
 	first := e.index()

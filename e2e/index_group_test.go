@@ -25,9 +25,7 @@ func TestIndexTwoIndexersOneKilled(t *testing.T) {
 	})
 	t.Logf("assignment: %v", shared)
 	events := makeEvents(0, 12000, time.Now(), 0)
-	for p, vals := range byPartition(events) {
-		e.produce(p, vals)
-	}
+	e.produceAll(byPartition(events))
 	harness.WaitFor(t, 60*time.Second, "a quarter of the documents", func() bool { return e.es.Count("") >= len(events)/4 })
 	a.Kill(t)
 	atKill := e.es.Count("")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/logpipe/logpipe/e2e/estest"
 	"github.com/logpipe/logpipe/e2e/harness"
+	"github.com/logpipe/logpipe/e2e/internal/brokerproc"
 )
 
 const (
@@ -112,6 +114,14 @@ func (e *indexEnv) produce(partition int, values [][]byte) {
 	}
 }
 
+// produceAll produces parts[p] into partition p, for every partition.
+func (e *indexEnv) produceAll(parts [][][]byte) {
+	e.t.Helper()
+	for p, vals := range parts {
+		e.produce(p, vals)
+	}
+}
+
 // testEvent is one event produced into kafka_test and what the index must hold for it.
 type testEvent struct {
 	n     int    // unique number, stored in the document as "n" (-1 for broken messages)
@@ -172,7 +182,7 @@ func (e *indexEnv) requireExactlyOnce(events []testEvent, broken []string) {
 			byN[*s.N] = append(byN[*s.N], d)
 		} else {
 			byMsg[s.Message] = append(byMsg[s.Message], d)
-			if !contains(s.Tags, "_jsonparsefailure") {
+			if !slices.Contains(s.Tags, "_jsonparsefailure") {
 				e.t.Errorf("document %s/%s without n is not a _jsonparsefailure: %s", d.Index, d.ID, d.Source)
 			}
 		}
@@ -205,50 +215,19 @@ func (e *indexEnv) requireExactlyOnce(events []testEvent, broken []string) {
 	}
 }
 
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // lag returns, per partition, the end offset minus the group's committed offset, read with
 // kafka-go's admin requests (independent of the indexer).
 func (e *indexEnv) lag() (map[int]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(e.broker.Addr()), Timeout: 10 * time.Second}
-	parts := make([]int, indexPartitions)
-	reqs := make([]kafka.OffsetRequest, indexPartitions)
-	for p := range parts {
-		parts[p] = p
-		reqs[p] = kafka.LastOffsetOf(p)
-	}
-	committed, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: indexGroup, Topics: map[string][]int{topic: parts}})
+	end, committed, err := brokerproc.GroupOffsets(ctx, e.broker.Addr(), topic, indexGroup)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, err
+	for p, c := range committed {
+		end[p] -= c
 	}
-	lag := map[int]int64{}
-	for _, p := range ends.Topics[topic] {
-		lag[p.Partition] = p.LastOffset
-	}
-	for _, p := range committed.Topics[topic] {
-		if p.Error != nil {
-			return nil, p.Error
-		}
-		c := p.CommittedOffset
-		if c < 0 {
-			c = 0
-		}
-		lag[p.Partition] -= c
-	}
-	return lag, nil
+	return end, nil
 }
 
 // waitNoLag waits until the group's committed offsets equal the end offsets.

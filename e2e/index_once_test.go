@@ -11,9 +11,7 @@ import (
 func TestIndexOnce(t *testing.T) {
 	e := newIndexEnv(t, "", "", "")
 	events := makeEvents(0, 3000, time.Now(), 0)
-	for p, vals := range byPartition(events) {
-		e.produce(p, vals)
-	}
+	e.produceAll(byPartition(events))
 	p := e.index("--once")
 	if code := p.Wait(t, 90*time.Second); code != 0 {
 		t.Fatalf("logpipe index --once exited %d", code)
@@ -23,8 +21,7 @@ func TestIndexOnce(t *testing.T) {
 		t.Errorf("the counts of the elasticsearch output are not in the log")
 	}
 	e.waitNoLag(10 * time.Second)
-	name := "filebeat_test"
-	if _, ok := e.es.Template(name); !ok {
-		t.Errorf("index template %s was not installed (manage_template defaults to true)", name)
+	if _, ok := e.es.Template("filebeat_test"); !ok {
+		t.Errorf("index template filebeat_test was not installed (manage_template defaults to true)")
 	}
 }

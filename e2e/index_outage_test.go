@@ -17,9 +17,7 @@ func TestIndexElasticsearchOutage(t *testing.T) {
 }`, `batch_bytes = "256KiB"
   max_in_flight = 4`, `batch_bytes = "1MiB"`)
 	warm := makeEvents(0, 300, time.Now().Add(-96*time.Hour), 0)
-	for p, vals := range byPartition(warm) {
-		e.produce(p, vals)
-	}
+	e.produceAll(byPartition(warm))
 	p := e.index()
 	harness.WaitFor(t, 60*time.Second, "the warm-up documents", func() bool { return e.es.Count("") >= len(warm) })
 	base, err := rss(p.Pid())
@@ -32,9 +30,7 @@ func TestIndexElasticsearchOutage(t *testing.T) {
 	}
 	events := makeEvents(len(warm), 80000, time.Now(), 900) // ~1 KB each
 	start := time.Now()
-	for pt, vals := range byPartition(events) {
-		e.produce(pt, vals)
-	}
+	e.produceAll(byPartition(events))
 	backlog := 0
 	for _, ev := range events {
 		backlog += len(ev.value)

@@ -30,9 +30,9 @@ func TestShipSIGTERMCommitsAndResumes(t *testing.T) {
 	p = e.ship()
 	last := harness.Lines("after-restart", 0, 10)
 	harness.AppendFile(t, e.path("access.log"), harness.Text(last))
-	evs := e.waitEvents(1010, 30*time.Second)
+	e.waitEvents(1010, 30*time.Second)
 	p.Terminate(t, 30*time.Second)
-	evs = e.events()
+	evs := e.events()
 	all := append(append(append([]string{}, first...), more...), last...)
 	harness.RequireAllOnce(t, all, evs)
 

@@ -16,11 +16,8 @@ import (
 func TestShipBrokerDownAndBack(t *testing.T) {
 	t.Parallel()
 	e := newShipEnv(t, "")
-	w := &writer{t: t}
-	log := e.path("access.log")
-	w.write(log, "before", 1000)
-	p := e.ship()
-	e.waitEvents(1000, 30*time.Second)
+	w, log := &writer{t: t}, e.path("access.log")
+	p := e.shipWritten(w, log, 1000)
 
 	e.broker.Kill(t)
 	sizeAtKill := fileSize(t, log)
@@ -48,7 +45,6 @@ func TestShipBrokerDownAndBack(t *testing.T) {
 // kfake's data dir keeps an explicitly created topic and its records across kill -9.
 func TestBrokerDataDirSurvivesKill(t *testing.T) {
 	t.Parallel()
-	harness.SkipIfShort(t)
 	e := newShipEnv(t, "")
 	harness.WriteFile(t, e.path("a.log"), harness.Text(harness.Lines("x", 0, 300)))
 	p := e.ship()

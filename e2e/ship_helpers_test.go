@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,6 +94,35 @@ func (e *shipEnv) registryOffset(path string) int64 {
 		return 0
 	}
 	return e.registryOffsets()[path]
+}
+
+// writer appends lines to a path in small chunks, like a web server, and remembers them.
+type writer struct {
+	t     *testing.T
+	mu    sync.Mutex
+	lines []string
+	next  int
+}
+
+// write appends n new lines "<prefix> line <i> ..." to path.
+func (w *writer) write(path, prefix string, n int) {
+	w.t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ls := harness.Lines(prefix, w.next, n)
+	w.next += n
+	harness.AppendFile(w.t, path, harness.Text(ls))
+	w.lines = append(w.lines, ls...)
+}
+
+// shipWritten writes n "before" lines to path with w, starts logpipe ship and waits until
+// the topic holds them.
+func (e *shipEnv) shipWritten(w *writer, path string, n int) *harness.Process {
+	e.t.Helper()
+	w.write(path, "before", n)
+	p := e.ship()
+	e.waitEvents(n, 30*time.Second)
+	return p
 }
 
 func fileSize(t *testing.T, path string) int64 {

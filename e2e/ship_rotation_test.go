@@ -2,30 +2,11 @@ package e2e
 
 import (
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/logpipe/logpipe/e2e/harness"
 )
-
-// writer appends lines to a path in small chunks, like a web server.
-type writer struct {
-	t     *testing.T
-	mu    sync.Mutex
-	lines []string
-	next  int
-}
-
-func (w *writer) write(path, prefix string, n int) {
-	w.t.Helper()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	ls := harness.Lines(prefix, w.next, n)
-	w.next += n
-	harness.AppendFile(w.t, path, harness.Text(ls))
-	w.lines = append(w.lines, ls...)
-}
 
 // Rename rotation while logpipe runs and lines keep coming: access.log is renamed to
 // access.log.1 (no longer matched by the glob) and a new access.log is created. The renamed
@@ -61,11 +42,8 @@ func TestShipRenameRotation(t *testing.T) {
 func TestShipCopyTruncate(t *testing.T) {
 	t.Parallel()
 	e := newShipEnv(t, "")
-	w := &writer{t: t}
-	log := e.path("access.log")
-	w.write(log, "before", 1000)
-	p := e.ship()
-	e.waitEvents(1000, 30*time.Second)
+	w, log := &writer{t: t}, e.path("access.log")
+	p := e.shipWritten(w, log, 1000)
 	for round := range 2 {
 		data, err := os.ReadFile(log)
 		if err != nil {

@@ -48,26 +48,22 @@ func main() {
 	stallWatch := flag.Duration("stall-watch", 15*time.Second, "how long to watch a stalled process")
 	flag.Parse()
 
-	if *runs > 0 {
-		if err := run(*logpipe, *broker, *lines, *runs, *dir); err != nil {
-			fmt.Fprintln(os.Stderr, "bench failed:", err)
-			os.Exit(1)
-		}
-	}
-	if *stallBacklog != "" {
-		backlog, err := pipeline.ParseBytes(*stallBacklog)
-		if err == nil {
-			err = stalledIn(*logpipe, *broker, *dir, backlog, *stallWatch)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "stalled-output bench failed:", err)
-			os.Exit(1)
-		}
+	if err := benchAll(*logpipe, *broker, *dir, *lines, *runs, *stallBacklog, *stallWatch); err != nil {
+		fmt.Fprintln(os.Stderr, "bench failed:", err)
+		os.Exit(1)
 	}
 }
 
-// stalledIn runs stalled in dir, or in a temporary directory when dir is empty.
-func stalledIn(logpipe, broker, dir string, backlog int64, watch time.Duration) error {
+// benchAll runs the table (unless runs is 0) and the stalled-output measure (when
+// stallBacklog is set) in dir, or in a temporary directory when dir is empty.
+func benchAll(logpipe, broker, dir string, lines, runs int, stallBacklog string, stallWatch time.Duration) error {
+	var backlog int64
+	if stallBacklog != "" {
+		var err error
+		if backlog, err = pipeline.ParseBytes(stallBacklog); err != nil {
+			return fmt.Errorf("-stall-backlog: %w", err)
+		}
+	}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "logpipe-bench-")
 		if err != nil {
@@ -76,7 +72,17 @@ func stalledIn(logpipe, broker, dir string, backlog int64, watch time.Duration) 
 		defer os.RemoveAll(d)
 		dir = d
 	}
-	return stalled(logpipe, broker, dir, backlog, watch)
+	if runs > 0 {
+		if err := run(logpipe, broker, lines, runs, dir); err != nil {
+			return err
+		}
+	}
+	if stallBacklog != "" {
+		if err := stalled(logpipe, broker, dir, backlog, stallWatch); err != nil {
+			return fmt.Errorf("stalled outputs: %w", err)
+		}
+	}
+	return nil
 }
 
 // profileDir, when set, makes ship and index write pprof profiles there (-profile).
@@ -98,14 +104,6 @@ type result struct {
 }
 
 func run(logpipe, broker string, n, runs int, dir string) error {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "logpipe-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
 	for _, tool := range []string{logpipe, broker} {
 		if _, err := os.Stat(tool); err != nil {
 			return fmt.Errorf("%s: %w (run `make build` first)", tool, err)
@@ -272,6 +270,10 @@ func generate(path string, n int) (int64, error) {
 	return st.Size(), f.Close()
 }
 
+// sinkInfo is the GET / answer of the benchmark's _bulk endpoints, enough for the Go
+// client's product check (with the X-Elastic-Product header).
+const sinkInfo = `{"name":"bench","cluster_name":"bench","version":{"number":"8.15.0","build_flavor":"default"},"tagline":"You Know, for Search"}`
+
 // bulkSink is a _bulk endpoint that answers at once: every item created. It speaks just
 // enough of the Elasticsearch API for the Go client (product header, GET /).
 type bulkSink struct {
@@ -293,7 +295,7 @@ func (s *bulkSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if !strings.HasSuffix(r.URL.Path, "/_bulk") {
 		io.Copy(io.Discard, r.Body)
-		fmt.Fprint(w, `{"name":"bench","cluster_name":"bench","version":{"number":"8.15.0","build_flavor":"default"},"tagline":"You Know, for Search"}`)
+		fmt.Fprint(w, sinkInfo)
 		return
 	}
 	body, _ := io.ReadAll(r.Body)

@@ -206,5 +206,5 @@ func (s *stallSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	fmt.Fprint(w, `{"name":"bench","cluster_name":"bench","version":{"number":"8.15.0","build_flavor":"default"},"tagline":"You Know, for Search"}`)
+	fmt.Fprint(w, sinkInfo)
 }

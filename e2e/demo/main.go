@@ -25,8 +25,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/logpipe/logpipe/e2e/internal/brokerproc"
 )
 
@@ -155,7 +153,7 @@ func run(logpipe, brokerBin, sample, dir string, show int, timeout time.Duration
 	indexErr := terminate(index)
 	shown := <-dumped
 
-	end, committed, err := groupState(ctx, addr)
+	end, committed, err := brokerproc.GroupOffsets(ctx, addr, topic, groupID)
 	if err != nil {
 		return err
 	}
@@ -281,41 +279,6 @@ func countDocs(dir string) (map[string]int, error) {
 		out[strings.TrimSuffix(filepath.Base(f), ".ndjson")] = bytes.Count(b, []byte{'\n'})
 	}
 	return out, nil
-}
-
-// groupState reads the topic's end offsets and the group's committed offsets from outside,
-// with a Kafka client of its own.
-func groupState(ctx context.Context, addr string) (end, committed map[int]int64, err error) {
-	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return nil, nil, fmt.Errorf("metadata: %w", err)
-	}
-	var reqs []kafka.OffsetRequest
-	var parts []int
-	for _, t := range meta.Topics {
-		for _, p := range t.Partitions {
-			reqs = append(reqs, kafka.LastOffsetOf(p.ID))
-			parts = append(parts, p.ID)
-		}
-	}
-	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, nil, fmt.Errorf("list offsets: %w", err)
-	}
-	end = map[int]int64{}
-	for _, po := range lo.Topics[topic] {
-		end[po.Partition] = po.LastOffset
-	}
-	of, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: groupID, Topics: map[string][]int{topic: parts}})
-	if err != nil {
-		return nil, nil, fmt.Errorf("offset fetch: %w", err)
-	}
-	committed = map[int]int64{}
-	for _, p := range of.Topics[topic] {
-		committed[p.Partition] = max(p.CommittedOffset, 0)
-	}
-	return end, committed, nil
 }
 
 // terminate sends SIGTERM and waits for the process; it returns its exit error (nil on 0).

@@ -169,29 +169,25 @@ func (m *mapping) dynamicType(v any) string {
 // default coercion; it returns the caused_by type and reason when it does not.
 func checkValue(typ string, v any) (string, string) {
 	switch typ {
-	case "long", "integer", "short", "byte", "unsigned_long":
+	case "long", "integer", "short", "byte", "unsigned_long", "float", "double", "half_float", "scaled_float":
 		switch x := v.(type) {
-		case json.Number:
-			return "", ""
 		case string:
 			if _, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
 				return "", ""
 			}
-			return "illegal_argument_exception", fmt.Sprintf("For input string: \"%s\"", x)
-		case bool:
-			return "x_content_parse_exception", "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors"
-		}
-	case "float", "double", "half_float", "scaled_float":
-		switch x := v.(type) {
-		case json.Number:
-			return "", ""
-		case string:
-			if _, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
-				return "", ""
+			// Elasticsearch's cause for a bad string: illegal_argument_exception for integer
+			// types, number_format_exception for floating-point ones.
+			cause := "illegal_argument_exception"
+			if typ == "float" || typ == "double" || typ == "half_float" || typ == "scaled_float" {
+				cause = "number_format_exception"
 			}
-			return "number_format_exception", fmt.Sprintf("For input string: \"%s\"", x)
+			return cause, fmt.Sprintf("For input string: \"%s\"", x)
 		case bool:
-			return "x_content_parse_exception", "Current token (VALUE_TRUE) not numeric, can not use numeric value accessors"
+			token := "VALUE_FALSE"
+			if x {
+				token = "VALUE_TRUE"
+			}
+			return "x_content_parse_exception", "Current token (" + token + ") not numeric, can not use numeric value accessors"
 		}
 	case "boolean":
 		switch x := v.(type) {

@@ -9,6 +9,9 @@
 //     _index and _id; the answer {"took","errors","items":[...]} lists one item per action in
 //     request order, each with _index, _id, _version, result, _shards, _seq_no,
 //     _primary_term and status, or status and error {type, reason, index_uuid, shard, index}.
+//     Every action but delete creates a missing index; a delete is 404 with result not_found
+//     for a missing document and 404 index_not_found_exception for a missing index, an
+//     update of a missing document (without upsert) 404 document_missing_exception.
 //     create on an existing _id is 409 version_conflict_engine_exception; a document that does
 //     not fit the index mapping is 400 document_parsing_exception; an invalid index name is
 //     400 invalid_index_name_exception. A malformed action line rejects the whole request
@@ -32,7 +35,7 @@
 // SetDown (connection refused, then up again on the same address), SetHangUp (connections
 // accepted and closed without an answer), SetLatency, MapField and SetMaxContentLength.
 //
-// Queries for tests: Documents, Docs, Doc, Count, Indices, Stats.
+// Queries for tests: Documents, Doc, Count, Indices, Template, Stats.
 package estest
 
 import (
@@ -351,19 +354,6 @@ func (s *Server) Doc(idx, id string) (json.RawMessage, bool) {
 		}
 	}
 	return nil, false
-}
-
-// Docs returns copies of the sources of every document in index, by _id.
-func (s *Server) Docs(idx string) map[string]json.RawMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := map[string]json.RawMessage{}
-	if ix := s.indices[idx]; ix != nil {
-		for id, d := range ix.docs {
-			out[id] = append(json.RawMessage(nil), d.Source...)
-		}
-	}
-	return out
 }
 
 // Documents returns copies of every document of every index, ordered by index and _seq_no.
@@ -973,17 +963,16 @@ func (s *Server) apply(out []byte, op *bulkOp) ([]byte, bool) {
 		return itemErr(429, "es_rejected_execution_exception",
 			"rejected execution of org.elasticsearch.action.support.replication.TransportWriteAction$1/WrappedActionListener on EsThreadPoolExecutor[name = estest-node-1/write, queue capacity = 10000, task execution stats]", "")
 	}
+	// Every action but delete creates a missing index (TransportBulkAction's auto-create
+	// step, which includes update); a delete on a missing index fails the item.
 	ix := s.indices[op.index]
-	if ix == nil && op.action != "delete" && op.action != "update" {
+	if ix == nil && op.action != "delete" {
 		ix = s.createIndex(op.index)
 	}
 	if ix == nil {
-		if op.action == "delete" {
-			out = append(out, `,"_version":1,"result":"not_found","_shards":{"total":2,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1,"status":404}}`...)
-			return out, false
-		}
 		return itemErr(404, "index_not_found_exception", "no such index ["+op.index+"]",
-			`,"resource.type":"index_expression","resource.id":`+jsonString(op.index))
+			`,"resource.type":"index_expression","resource.id":`+jsonString(op.index)+
+				`,"index_uuid":"_na_","index":`+jsonString(op.index))
 	}
 	existing := ix.docs[op.id]
 	var source []byte

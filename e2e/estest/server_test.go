@@ -55,8 +55,12 @@ type item struct {
 	Status  int    `json:"status"`
 	SeqNo   *int64 `json:"_seq_no"`
 	Error   *struct {
-		Type   string `json:"type"`
-		Reason string `json:"reason"`
+		Type     string `json:"type"`
+		Reason   string `json:"reason"`
+		CausedBy struct {
+			Type   string `json:"type"`
+			Reason string `json:"reason"`
+		} `json:"caused_by"`
 	} `json:"error"`
 }
 
@@ -129,6 +133,28 @@ func TestBulkDocumentedExample(t *testing.T) {
 	_ = json.Unmarshal(doc, &m)
 	if m["field1"] != "value1" || m["field2"] != "value2" {
 		t.Errorf("doc 1 = %s", doc)
+	}
+}
+
+// A delete does not create a missing index (its item fails with index_not_found_exception);
+// an update does (TransportBulkAction's auto-create step), then misses the document.
+func TestBulkMissingIndex(t *testing.T) {
+	s := start(t, Options{})
+	_, r := bulk(t, s, `{"delete":{"_index":"gone","_id":"1"}}
+{"update":{"_index":"later","_id":"1"}}
+{"doc":{"a":1}}
+`)
+	if !r.Errors || len(r.Items) != 2 {
+		t.Fatalf("%+v", r)
+	}
+	if it := r.Items[0]["delete"]; it.Status != 404 || it.Error == nil || it.Error.Type != "index_not_found_exception" {
+		t.Errorf("delete on a missing index: %+v", it)
+	}
+	if it := r.Items[1]["update"]; it.Status != 404 || it.Error == nil || it.Error.Type != "document_missing_exception" {
+		t.Errorf("update on a missing index: %+v", it)
+	}
+	if got := s.Indices(); len(got) != 1 || got[0] != "later" {
+		t.Errorf("indices %v, want only the one the update created", got)
 	}
 }
 
@@ -260,6 +286,32 @@ not json
 	}
 	if s.Count("web") != 2 {
 		t.Errorf("count %d", s.Count("web"))
+	}
+}
+
+// The caused_by of a value that does not fit a numeric field depends on the type.
+func TestNumericCauses(t *testing.T) {
+	s := start(t, Options{})
+	s.MapField("n", "long")
+	s.MapField("f", "float")
+	_, r := bulk(t, s, `{"create":{"_index":"num","_id":"1"}}
+{"n":"x"}
+{"create":{"_index":"num","_id":"2"}}
+{"f":"x"}
+{"create":{"_index":"num","_id":"3"}}
+{"n":false}
+`)
+	want := []struct{ cause, reason string }{
+		{"illegal_argument_exception", `For input string: "x"`},
+		{"number_format_exception", `For input string: "x"`},
+		{"x_content_parse_exception", "Current token (VALUE_FALSE) not numeric"},
+	}
+	for i, w := range want {
+		it := r.Items[i]["create"]
+		if it.Status != 400 || it.Error == nil || it.Error.Type != "document_parsing_exception" ||
+			it.Error.CausedBy.Type != w.cause || !strings.Contains(it.Error.CausedBy.Reason, w.reason) {
+			t.Errorf("item %d: %+v, want caused_by %s %q", i, it.Error, w.cause, w.reason)
+		}
 	}
 }
 

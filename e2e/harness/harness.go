@@ -643,11 +643,9 @@ func WaitForEvents(t testing.TB, addr, topic string, n int, timeout time.Duratio
 func WaitForLines(t testing.TB, addr, topic string, lines []string, timeout time.Duration) []Event {
 	t.Helper()
 	var evs []Event
-	var missing int
 	WaitEvery(t, timeout, 250*time.Millisecond, fmt.Sprintf("all %d lines in topic %s", len(lines), topic), func() bool {
 		evs = ReadEvents(t, addr, topic)
-		missing = len(CheckDelivery(lines, evs).Missing)
-		return missing == 0
+		return len(CheckDelivery(lines, evs).Missing) == 0
 	})
 	return evs
 }

@@ -235,7 +235,9 @@ func TestCancelledWhileFailingDoesNotAck(t *testing.T) {
 	dir := t.TempDir()
 	// the parent "directory" is a file: opening always fails
 	blocker := filepath.Join(dir, "blocker")
-	os.WriteFile(blocker, nil, 0o600)
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	o, err := New(config(t, filepath.Join(blocker, "out.log"), nil), stage(), Options{NoJanitor: true,
 		Backoff: pipeline.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}})
 	if err != nil {

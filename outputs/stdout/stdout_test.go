@@ -30,12 +30,14 @@ func batch(acked *int) *pipeline.Batch {
 	}, func() { *acked++ })
 }
 
-func TestJSON(t *testing.T) {
-	var out bytes.Buffer
-	cfg := Defaults()
+// writeBatch writes batch() through a stdout output with cfg, closes it, and returns what
+// it wrote; the batch must be acknowledged exactly once.
+func writeBatch(t *testing.T, cfg *Config) string {
+	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	var out bytes.Buffer
 	o, err := New(cfg, stage(), &out)
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +49,17 @@ func TestJSON(t *testing.T) {
 	if acked != 1 {
 		t.Fatalf("acked %d times", acked)
 	}
-	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+func TestJSON(t *testing.T) {
+	out := writeBatch(t, Defaults())
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if len(lines) != 2 {
-		t.Fatalf("want 2 lines, got %q", out.String())
+		t.Fatalf("want 2 lines, got %q", out)
 	}
 	var first, second map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
@@ -64,21 +74,10 @@ func TestJSON(t *testing.T) {
 	if second["message"] != "second" || second["@metadata"].(map[string]any)["_id"] != "k-1" {
 		t.Errorf("second event: %v", second)
 	}
-	if err := o.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestRubydebug(t *testing.T) {
-	var out bytes.Buffer
-	o, err := New(&Config{Codec: "rubydebug"}, stage(), &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acked := 0
-	if err := o.Write(context.Background(), batch(&acked)); err != nil || acked != 1 {
-		t.Fatalf("err %v, acked %d", err, acked)
-	}
+	out := writeBatch(t, &Config{Codec: "rubydebug"})
 	want := `{
     "@timestamp" => 2026-11-21T07:16:26.746Z,
        "message" => "second",
@@ -87,26 +86,17 @@ func TestRubydebug(t *testing.T) {
     }
 }
 `
-	if !strings.HasSuffix(out.String(), want) {
-		t.Errorf("got\n%s\nwant suffix\n%s", out.String(), want)
+	if !strings.HasSuffix(out, want) {
+		t.Errorf("got\n%s\nwant suffix\n%s", out, want)
 	}
-	if !strings.Contains(out.String(), `       "message" => "first line",`) {
-		t.Errorf("line event missing:\n%s", out.String())
+	if !strings.Contains(out, `       "message" => "first line",`) {
+		t.Errorf("line event missing:\n%s", out)
 	}
 }
 
 func TestLine(t *testing.T) {
-	var out bytes.Buffer
-	o, err := New(&Config{Codec: "line"}, stage(), &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acked := 0
-	if err := o.Write(context.Background(), batch(&acked)); err != nil {
-		t.Fatal(err)
-	}
-	if out.String() != "first line\nsecond\n" {
-		t.Errorf("got %q", out.String())
+	if out := writeBatch(t, &Config{Codec: "line"}); out != "first line\nsecond\n" {
+		t.Errorf("got %q", out)
 	}
 }
 

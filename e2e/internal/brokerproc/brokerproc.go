@@ -1,5 +1,7 @@
 // Package brokerproc starts the kfake broker program (e2e/kfakebroker) as a child process for
-// the demo and the benchmark, which are programs rather than tests (tests use e2e/harness).
+// the demo and the benchmark, which are programs rather than tests (tests use e2e/harness),
+// and reads a consumer group's offsets from outside (GroupOffsets, also used by the e2e
+// tests).
 package brokerproc
 
 import (
@@ -12,6 +14,9 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.
@@ -83,4 +88,48 @@ func (b *Broker) Stop() {
 		_ = b.cmd.Process.Signal(syscall.SIGTERM)
 		_ = b.cmd.Wait()
 	}
+}
+
+// GroupOffsets reads, with a Kafka client of its own (independent of logpipe), the end
+// offset of every partition of topic and the offset group committed for it (0 when none).
+func GroupOffsets(ctx context.Context, addr, topic, group string) (end, committed map[int]int64, err error) {
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("metadata: %w", err)
+	}
+	var reqs []kafka.OffsetRequest
+	var parts []int
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, nil, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+		}
+		for _, p := range t.Partitions {
+			reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+			parts = append(parts, p.ID)
+		}
+	}
+	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list offsets: %w", err)
+	}
+	end = map[int]int64{}
+	for _, po := range lo.Topics[topic] {
+		if po.Error != nil {
+			return nil, nil, fmt.Errorf("list offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		end[po.Partition] = po.LastOffset
+	}
+	of, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("offset fetch: %w", err)
+	}
+	committed = map[int]int64{}
+	for _, p := range of.Topics[topic] {
+		if p.Error != nil {
+			return nil, nil, fmt.Errorf("offset fetch of %s/%d: %w", topic, p.Partition, p.Error)
+		}
+		committed[p.Partition] = max(p.CommittedOffset, 0)
+	}
+	return end, committed, nil
 }
