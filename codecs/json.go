@@ -141,7 +141,7 @@ func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `,"message":`...)
-	dst = AppendQuoted(dst, e.Message)
+	dst, invalid := appendQuoted(dst, e.Message)
 	dst = append(dst, `,"log":{"offset":`...)
 	dst = strconv.AppendInt(dst, e.Offset, 10)
 	if f := e.File; f != nil {
@@ -158,7 +158,7 @@ func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []
 		}
 		dst = append(dst, '}')
 	}
-	invalid := e.Flags&pipeline.FlagInvalidUTF8 != 0 || !utf8.Valid(e.Message)
+	invalid = invalid || e.Flags&pipeline.FlagInvalidUTF8 != 0
 	switch {
 	case e.Flags&pipeline.FlagTruncated != 0 && invalid:
 		dst = append(dst, `,"flags":["truncated","invalid_utf8"]`...)

@@ -528,6 +528,13 @@ var plainASCII = func() (t [256]bool) {
 // encoding/json do). Other characters, "<", ">" and "&" included, are written as they are.
 // It does not allocate beyond growing dst.
 func AppendQuoted(dst []byte, s []byte) []byte {
+	dst, _ = appendQuoted(dst, s)
+	return dst
+}
+
+// appendQuoted is AppendQuoted; it also reports whether s held invalid UTF-8 (that is,
+// whether !utf8.Valid(s)), so that the encoder does not scan a message twice.
+func appendQuoted(dst []byte, s []byte) (out []byte, invalid bool) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -563,6 +570,7 @@ func AppendQuoted(dst []byte, s []byte) []byte {
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, "\uFFFD"...)
+			invalid = true
 			i++
 			start = i
 			continue
@@ -577,7 +585,7 @@ func AppendQuoted(dst []byte, s []byte) []byte {
 		i += size
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, '"'), invalid
 }
 
 // AppendQuotedString is AppendQuoted for a string; it does not copy s.
@@ -902,21 +910,16 @@ func AppendTag(doc []byte, tag string) []byte {
 	v := doc[m.valStart:m.valEnd]
 	switch v[0] {
 	case '[':
-		i := skipWS(v, 1)
-		empty := v[i] == ']'
-		for !empty {
-			e := skipValue(v, i, 1)
-			if v[i] == '"' && stringEquals(v[i:e], tag) {
-				return doc
-			}
-			i = skipWS(v, e)
-			if v[i] == ']' {
-				break
-			}
-			i = skipWS(v, i+1)
+		empty, dup := true, false
+		Elements(v, func(el []byte) bool {
+			empty = false
+			dup = el[0] == '"' && stringEquals(el, tag)
+			return !dup
+		})
+		if dup {
+			return doc
 		}
-		// i is the index of ']' within v
-		at := m.valStart + i
+		at := m.valEnd - 1 // the closing ']' (scanObject checked the array)
 		n := len(doc)
 		if !empty {
 			doc = append(doc, ',')

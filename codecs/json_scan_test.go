@@ -268,6 +268,9 @@ func TestAppendTag(t *testing.T) {
 		{`{"tags":"a","b":1}`, "_x", `{"tags":["a","_x"],"b":1}`},
 		{`{"tags":"_x"}`, "_x", `{"tags":"_x"}`},
 		{`{"tags":5}`, "_x", `{"tags":5}`},
+		{`{"tags":[ ] }`, "_x", `{"tags":[ "_x"] }`},
+		{`{"tags":[ "a" , 1 ] }`, "_x", `{"tags":[ "a" , 1 ,"_x"] }`},
+		{`{"tags":[1, "\u005fx" ]}`, "_x", `{"tags":[1, "\u005fx" ]}`},
 	}
 	for _, c := range cases {
 		got := AppendTag([]byte(c.doc), c.tag)

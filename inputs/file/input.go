@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -320,6 +319,3 @@ func (in *Input) freshPrefix(key string, now time.Time) string {
 func stateFields(st *state) []zap.Field {
 	return []zap.Field{zap.String("path", st.path), zap.String("identity", st.key), zap.Int64("offset", st.readOff)}
 }
-
-// openErr reports whether err from os.OpenFile means the path is simply gone.
-func openGone(err error) bool { return errors.Is(err, os.ErrNotExist) }

@@ -277,8 +277,9 @@ func (in *Input) growHead(st *state, head []byte) {
 	}
 }
 
-// truncated starts a new generation of the file open in st, read from offset 0. The old
-// state keeps its registry entry (batches in flight still acknowledge it) until cleaned.
+// truncated starts a new generation of the file open in st, read from offset 0. Batches in
+// flight still acknowledge the old state's tracker; the old state keeps its registry entry
+// until cleaned, unless the new generation has the same identity and takes it over.
 func (in *Input) truncated(st *state, now time.Time, why string) {
 	f := st.f
 	fi, err := f.Stat()
@@ -330,7 +331,7 @@ func (in *Input) openPath(p string, now time.Time) {
 	}
 	f, err := os.OpenFile(p, openFlags, 0)
 	if err != nil {
-		if !openGone(err) {
+		if !errors.Is(err, fs.ErrNotExist) { // else the path is simply gone
 			in.skip(p, "open: "+err.Error())
 		}
 		return

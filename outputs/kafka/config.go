@@ -126,35 +126,13 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, pipeline.AttrErrorf("compression", "%q is not one of none, gzip, snappy, lz4, zstd", c.Compression))
 	}
-	if n, err := pipeline.ParseBytes(c.MaxMessageBytes); err != nil {
-		errs = append(errs, pipeline.AttrErrorf("max_message_bytes", "%v", err))
-	} else if n < minMessageBytes || n > 1<<30 {
-		errs = append(errs, pipeline.AttrErrorf("max_message_bytes", "must be between 4KiB and 1GiB, and not above the topic's max.message.bytes"))
-	} else {
-		c.maxMessageBytes = int(n)
-	}
+	c.maxMessageBytes = sizeAttr(&errs, "max_message_bytes", c.MaxMessageBytes, minMessageBytes)
 	if c.BatchEvents < 1 {
 		errs = append(errs, pipeline.AttrErrorf("batch_events", "must be at least 1"))
 	}
-	if n, err := pipeline.ParseBytes(c.BatchBytes); err != nil {
-		errs = append(errs, pipeline.AttrErrorf("batch_bytes", "%v", err))
-	} else if n < 1 || n > 1<<30 {
-		errs = append(errs, pipeline.AttrErrorf("batch_bytes", "must be between 1B and 1GiB"))
-	} else {
-		c.batchBytes = int(n)
-	}
-	if d, err := pipeline.ParseDuration(c.Linger); err != nil {
-		errs = append(errs, pipeline.AttrErrorf("linger", "%v", err))
-	} else {
-		c.linger = d
-	}
-	if d, err := pipeline.ParseDuration(c.Timeout); err != nil {
-		errs = append(errs, pipeline.AttrErrorf("timeout", "%v", err))
-	} else if d < 100*time.Millisecond {
-		errs = append(errs, pipeline.AttrErrorf("timeout", "must be at least 100ms"))
-	} else {
-		c.timeout = d
-	}
+	c.batchBytes = sizeAttr(&errs, "batch_bytes", c.BatchBytes, 1)
+	c.linger = durationAttr(&errs, "linger", c.Linger, 0)
+	c.timeout = durationAttr(&errs, "timeout", c.Timeout, 100*time.Millisecond)
 	if strings.TrimSpace(c.ClientID) == "" {
 		errs = append(errs, pipeline.AttrErrorf("client_id", "must not be empty"))
 	}
@@ -171,4 +149,34 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.TLS.Validate(), c.SASL.Validate())
 	return errors.Join(errs...)
+}
+
+// sizeAttr parses the byte size v of attribute attr, between lo and 1GiB; on an error it
+// adds it to errs and returns 0.
+func sizeAttr(errs *[]error, attr, v string, lo int64) int {
+	n, err := pipeline.ParseBytes(v)
+	switch {
+	case err != nil:
+		*errs = append(*errs, pipeline.AttrErrorf(attr, "%v", err))
+	case n < lo || n > 1<<30:
+		*errs = append(*errs, pipeline.AttrErrorf(attr, "must be between %dB and 1GiB, not %q", lo, v))
+	default:
+		return int(n)
+	}
+	return 0
+}
+
+// durationAttr parses the duration v of attribute attr, at least lo; on an error it adds
+// it to errs and returns 0.
+func durationAttr(errs *[]error, attr, v string, lo time.Duration) time.Duration {
+	d, err := pipeline.ParseDuration(v)
+	switch {
+	case err != nil:
+		*errs = append(*errs, pipeline.AttrErrorf(attr, "%v", err))
+	case d < lo:
+		*errs = append(*errs, pipeline.AttrErrorf(attr, "must be at least %s, not %q", lo, v))
+	default:
+		return d
+	}
+	return 0
 }

@@ -96,12 +96,9 @@ type Output struct {
 
 // New builds the output from a validated config.
 func New(cfg *Config, s pipeline.Stage) (*Output, error) {
-	if s.Codecs == nil {
-		return nil, errors.New("output kafka: no codec registry")
-	}
-	ct, ok := s.Codecs.Codec(cfg.Codec)
-	if !ok || ct.NewEncoder == nil {
-		return nil, pipeline.Permanent(fmt.Errorf("output kafka: unknown codec %q (known: %s)", cfg.Codec, strings.Join(s.Codecs.Names("codec"), ", ")))
+	enc, err := codecs.ResolveEncoder(s, cfg.Codec)
+	if err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("output kafka: %w", err))
 	}
 	log := s.Log
 	if log == nil {
@@ -110,7 +107,7 @@ func New(cfg *Config, s pipeline.Stage) (*Output, error) {
 	o := &Output{
 		cfg:     cfg,
 		log:     log,
-		enc:     ct.NewEncoder(s.Agent),
+		enc:     enc,
 		brokers: strings.Join(cfg.Brokers, ","),
 		sem:     make(chan struct{}, cfg.MaxInFlight),
 		maxMsg:  cfg.maxMessageBytes,
@@ -551,7 +548,6 @@ func (o *Output) send(ctx context.Context, c *chunk) error {
 // then acknowledges the pipeline batches whose last outstanding record batch it was.
 func (o *Output) produceChunk(c *chunk) {
 	defer o.wg.Done()
-	// The request slot is released before anything else: Write may hold o.mu waiting for it.
 	reusable := true
 	// Ranges of records still to send: the whole chunk, split in halves when Kafka rejects a
 	// record batch as too large.
@@ -574,6 +570,8 @@ func (o *Output) produceChunk(c *chunk) {
 			return err
 		})
 	}
+	// The request slot is released before the acknowledgements: Write may hold o.mu
+	// waiting for it.
 	<-o.sem
 	if err != nil {
 		o.log.Warn("kafka record batch abandoned at shutdown; its lines are sent again after restart",

@@ -428,10 +428,12 @@ func TestValidate(t *testing.T) {
 	cfg.MaxMessageBytes = "12"
 	cfg.BatchEvents = 0
 	cfg.Linger = "soon"
+	cfg.BatchBytes = "0"
+	cfg.Timeout = "50ms"
 	cfg.MaxInFlight = 0
 	cfg.PartitionKey = "%{[host"
 	err := cfg.Validate()
-	for _, attr := range []string{"brokers", "topic", "required_acks", "compression", "max_message_bytes", "batch_events", "linger", "max_in_flight", "partition_key"} {
+	for _, attr := range []string{"brokers", "topic", "required_acks", "compression", "max_message_bytes", "batch_events", "batch_bytes", "linger", "timeout", "max_in_flight", "partition_key"} {
 		var found bool
 		for _, e := range unjoin(err) {
 			var ae *pipeline.AttrError
@@ -657,5 +659,21 @@ output "kafka" "main" {
 	_, diags = pipeline.Load("ship.hcl", []byte(strings.Replace(src, `"one"`, `"most"`, 1)), r, nil)
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "required_acks") || !strings.Contains(diags.Error(), "ship.hcl:6") {
 		t.Errorf("bad required_acks: %v", diags)
+	}
+}
+
+// An unknown codec is reported on the codec attribute, naming the known ones.
+func TestUnknownCodec(t *testing.T) {
+	cfg := NewConfig()
+	cfg.Brokers = []string{"127.0.0.1:9092"}
+	cfg.Topic = "logs"
+	cfg.Codec = "jsn"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(cfg, pipeline.Stage{Kind: "output", Type: "kafka", Name: "t", Codecs: testRegistry()})
+	var ae *pipeline.AttrError
+	if !errors.As(err, &ae) || ae.Attr != "codec" || !strings.Contains(err.Error(), `"jsn"`) || !strings.Contains(err.Error(), "json") {
+		t.Fatalf("New with codec jsn = %v, want an error on codec naming json", err)
 	}
 }

@@ -25,7 +25,7 @@ func init() {
 	compress.Codecs[compress.Lz4] = &lz4Codec{}
 }
 
-// lz4Codec is kafka-go's LZ4 codec with 64 KiB blocks; safe for concurrent use.
+// lz4Codec is kafka-go's LZ4 codec writing lz4BlockSize blocks; safe for concurrent use.
 type lz4Codec struct {
 	writers sync.Pool // *lz4.Writer
 }
