@@ -20,11 +20,13 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/kfakebroker ./e2e/kfakebroker
 
 # deps installs what the tests need besides Go, idempotently (CI runs as root on Debian):
-# kcat (an independent Kafka client) and systemd-analyze (verifies the units).
+# kcat (an independent Kafka client), systemd-analyze (verifies the units) and logrotate
+# (the real rotation peer of e2e/ship_logrotate_test.go; it lives in /usr/sbin).
 deps:
 	@missing=; \
 	  command -v kcat >/dev/null 2>&1 || missing="$$missing kcat"; \
 	  command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	  { command -v logrotate || test -x /usr/sbin/logrotate; } >/dev/null 2>&1 || missing="$$missing logrotate"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing$$missing (Debian packages) for the tests"; \
 	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -52,8 +54,9 @@ bench: bench-go bench-e2e
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pipeline/... ./codecs/... ./inputs/... ./outputs/...
 
+# BENCH_FLAGS adds flags of e2e/bench, e.g. BENCH_FLAGS="-stall-backlog 1GB -profile prof".
 bench-e2e: build deps
-	$(GO) run ./e2e/bench -logpipe $(BIN)/logpipe -broker $(BIN)/kfakebroker
+	$(GO) run ./e2e/bench -logpipe $(BIN)/logpipe -broker $(BIN)/kfakebroker $(BENCH_FLAGS)
 
 # package builds dist/logpipe_<version>-1_<arch>.deb and dist/logpipe-<version>-1.<arch>.rpm
 # with nfpm (deploy/packaging/nfpm.yaml), run from the Go module proxy so go.mod is not

@@ -24,6 +24,7 @@ func Register(r *pipeline.Registry) {
 		Name:       "rubydebug",
 		NewEncoder: func(a pipeline.Agent) pipeline.Encoder { return NewRubydebugEncoder(a) },
 	})
+	r.SetDocFields(MergeInputFields)
 }
 
 // JSONEncoder writes events in the wire format of DESIGN.md section 3. A line event
@@ -40,8 +41,7 @@ func Register(r *pipeline.Registry) {
 // "flags":["invalid_utf8"],"original_length":<bytes of the line as read> when the line
 // held invalid UTF-8 (replaced by U+FFFD in "message", as Filebeat does), no
 // "fingerprint" while the file is shorter than the fingerprint size, and no "file" for a line
-// without origin. The _id is e.ID when set, otherwise derived from the file's IDPrefix and
-// the offset (pipeline.AppendEventID). A document event is written as its Doc, with
+// without origin. The _id is e.ID (set by the input; none when empty). A document event is written as its Doc, with
 // "@metadata":{...,"_id":e.ID} inserted first when e.ID is set, so it can be shipped again.
 //
 // The parts that depend only on the agent are precomputed: encoding a line event does not
@@ -133,10 +133,6 @@ func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []
 		if e.ID != "" {
 			dst = append(dst, `,"_id":`...)
 			dst = AppendQuotedString(dst, e.ID)
-		} else if e.File != nil {
-			dst = append(dst, `,"_id":"`...)
-			dst = pipeline.AppendEventID(dst, e.File.IDPrefix, e.Offset)
-			dst = append(dst, '"')
 		}
 		dst = append(dst, '}')
 	}
@@ -173,6 +169,9 @@ func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []
 		dst = strconv.AppendInt(dst, int64(len(e.Message)), 10)
 	}
 	dst = append(dst, '}')
+	if e.Fields != nil {
+		dst = append(dst, e.Fields.Line...) // the input's fields and tags
+	}
 	if tail != nil {
 		return append(dst, tail...)
 	}

@@ -369,6 +369,7 @@ func TestRealApacheLines(t *testing.T) {
 		line = bytes.TrimRight(line, "\r\n")
 		e.Message = line
 		e.Offset += int64(len(line)) + 1
+		e.ID = string(pipeline.AppendEventID(nil, "0123456789abcdef0123", e.Offset))
 		buf = enc.Encode(buf[:0], e)
 		var m struct {
 			Message string `json:"message"`
@@ -381,7 +382,7 @@ func TestRealApacheLines(t *testing.T) {
 		if s, ok := LookupString(nil, d.Doc, "message"); !ok || string(s) != validUTF8(string(line)) {
 			t.Fatalf("line %d: decoded message %q", n, s)
 		}
-		if want := string(pipeline.AppendEventID(nil, e.File.IDPrefix, e.Offset)); d.ID != want {
+		if want := e.ID; d.ID != want {
 			t.Fatalf("line %d: id %q, want %q", n, d.ID, want)
 		}
 		n++

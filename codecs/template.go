@@ -335,9 +335,6 @@ func (t *Template) appendLineField(dst []byte, e *pipeline.Event, path []string)
 			if e.ID != "" {
 				return append(dst, e.ID...), true
 			}
-			if e.File != nil {
-				return pipeline.AppendEventID(dst, e.File.IDPrefix, e.Offset), true
-			}
 		}
 	case 3:
 		if path[0] == "log" && path[1] == "file" && e.File != nil {

@@ -15,7 +15,8 @@ func lineEvent() *pipeline.Event {
 		Timestamp: tsSample,
 		Message:   []byte(`127.0.0.1 - - [21/Nov/2026:07:16:26 +0000] "GET / HTTP/1.1" 200 45`),
 		File: &pipeline.FileOrigin{Path: "/etc/httpd/logs/access_log", DeviceID: 65024, Inode: 10028677,
-			Fingerprint: strings.Repeat("ab", 32), IDPrefix: "0123456789abcdef0123"},
+			Fingerprint: strings.Repeat("ab", 32)},
+		ID:        "0123456789abcdef0123-182",
 		Offset:    182,
 		Partition: -1,
 	}

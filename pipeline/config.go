@@ -20,8 +20,8 @@ type Config struct {
 	QueueEvents int
 	QueueBytes  int
 	// MemoryLimit is the soft limit of the Go runtime's memory (root attribute
-	// memory_limit; debug.SetMemoryLimit): MemoryLimitAuto (the default) derives it from
-	// QueueBytes (AutoMemoryLimit) unless GOMEMLIMIT is set, MemoryLimitOff sets none.
+	// memory_limit; debug.SetMemoryLimit): MemoryLimitAuto (the default) sets none and
+	// leaves GOMEMLIMIT to the runtime, MemoryLimitOff clears any, a size sets that.
 	MemoryLimit int64
 	Logging     LoggingConfig
 	// Extra root blocks that belong to subcommands or services rather than the pipeline.
@@ -31,6 +31,9 @@ type Config struct {
 	Inputs  []StageConfig
 	Filters []StageConfig // in file order
 	Outputs []StageConfig
+
+	// src is what CheckHost needs to point at attributes; nil for a Config built by hand.
+	src *loadedSource
 }
 
 // Defaults of the root attributes.
@@ -42,10 +45,6 @@ const (
 	MemoryLimitAuto int64 = 0
 	MemoryLimitOff  int64 = -1
 )
-
-// AutoMemoryLimit is the soft memory limit used when memory_limit is not set: twice the
-// queue byte bound plus 16 MiB of working memory (48 MiB with the default queue).
-func AutoMemoryLimit(queueBytes int) int64 { return 16<<20 + 2*int64(queueBytes) }
 
 // LoggingConfig is the root logging block.
 type LoggingConfig struct {
@@ -79,6 +78,13 @@ type StageConfig struct {
 	Config any
 	// DeclRange is where the block was declared, for messages.
 	DeclRange hcl.Range
+	// Fields are an input's common fields, fields_under_root and tags attributes (see
+	// InputFields); nil when it sets none, and for filters and outputs.
+	Fields *InputFields
+
+	// block is the stage's HCL block (nil for a StageConfig built by hand), so that later
+	// checks (CheckHost) can report problems at the attribute concerned.
+	block *hcl.Block
 }
 
 // ID is "kind.type.name".

@@ -24,9 +24,6 @@ type FileOrigin struct {
 	DeviceID    uint64
 	Inode       uint64
 	Fingerprint string // hex sha256 of the first 1024 bytes; "" while the file is shorter
-	// IDPrefix is the precomputed part of the event id that does not depend on the offset
-	// (derived from host name and fingerprint); see codecs/json.
-	IDPrefix string
 }
 
 // Event is one log event travelling through the pipeline.
@@ -44,8 +41,9 @@ type FileOrigin struct {
 type Event struct {
 	// Timestamp is @timestamp, in UTC.
 	Timestamp time.Time
-	// ID is the source-derived document id (@metadata._id); "" when it is derived by the
-	// encoder (line events) or unknown.
+	// ID is the source-derived document id (@metadata._id), set once by the input that
+	// creates the event (the file input from the stream and offset, the kafka input from
+	// the record) and only read by every later stage; "" when the source has none.
 	ID string
 	// Message is the line without its ending (line events only).
 	Message []byte
@@ -60,6 +58,9 @@ type Event struct {
 	// Topic is the Kafka topic a document event was read from.
 	Topic string
 	Flags Flags
+	// Fields are the fields and tags of the input that read a line event, which the json
+	// codec appends to its document; nil without. Set by the runner (see InputFields).
+	Fields *InputFields
 }
 
 // eventOverhead approximates the fixed memory cost of an Event besides its byte slices.

@@ -7,8 +7,8 @@ import (
 )
 
 // EventIDPrefix derives the offset-independent part of a line event's id from the host name
-// and the file's identity (its fingerprint, or "dev:inode" while the file is shorter than
-// the fingerprint size). Compute it once per file and keep it in FileOrigin.IDPrefix.
+// and the identity of the file stream (inputs/file: its first line). The file input
+// computes it once per stream and sets every event's ID with AppendEventID.
 func EventIDPrefix(host, identity string) string {
 	sum := sha256.Sum256([]byte(host + "\x00" + identity))
 	return hex.EncodeToString(sum[:10])

@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -81,6 +82,9 @@ func Load(filename string, src []byte, reg *Registry, lookupEnv func(string) (st
 	escaped, pm := escapeLogstashRefs(src)
 	file, diags := hclsyntax.ParseConfig(escaped, filename, hcl.InitialPos)
 	if diags.HasErrors() || file == nil {
+		if d := foreignFormat(filename, src); d != nil {
+			return nil, hcl.Diagnostics{d}
+		}
 		ownRanges(diags)
 		pm.fix(diags)
 		sortDiagnostics(diags)
@@ -108,8 +112,15 @@ func Load(filename string, src []byte, reg *Registry, lookupEnv func(string) (st
 			pm.rng(&stages[i].DeclRange)
 		}
 	}
+	l.cfg.src = &loadedSource{body: file.Body, pm: pm}
 	sortDiagnostics(l.diags)
 	return l.cfg, l.diags
+}
+
+// loadedSource is the parsed file a Config came from.
+type loadedSource struct {
+	body hcl.Body
+	pm   posMap // maps positions in the parsed (escaped) text back to the file
 }
 
 type loader struct {
@@ -204,6 +215,23 @@ func (l *loader) load(body hcl.Body) {
 			"The configuration declares no %s block; a pipeline needs at least one, e.g. %s \"TYPE\" \"NAME\" { ... }. Known %s types: %s.",
 			kind, kind, kind, known(l.reg.Names(kind)))
 	}
+}
+
+// checkListenAddress checks a host:port address to listen on: the host may be empty (every
+// interface) and the port must be a number from 0 to 65535 (0 picks a free port).
+func checkListenAddress(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("address %q is not host:port (%v): write it like %q, or \":9600\" for every interface", s, err, DefaultMetricsAddress)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("address %q: the port must be a number from 0 to 65535, like %q", s, net.JoinHostPort(host, "9600"))
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("address %q: %q is not a host name or IP address; write host:port without a scheme or path, like %q", s, host, DefaultMetricsAddress)
+	}
+	return nil
 }
 
 // posString renders where a block was declared as file:line:col. The block header starts
@@ -347,8 +375,8 @@ func (l *loader) metrics(b *hcl.Block) {
 	attrs := l.attrs(b, "address")
 	if a := attrs["address"]; a != nil {
 		if s, ok := l.str(a); ok {
-			if _, _, err := net.SplitHostPort(s); err != nil {
-				l.errorf(a.Expr.Range(), "Invalid address", "address must be host:port, like %q: %s.", DefaultMetricsAddress, err)
+			if err := checkListenAddress(s); err != nil {
+				l.errorf(a.Expr.Range(), "Invalid address", "%s.", err)
 			} else {
 				m.Address = s
 			}
@@ -427,7 +455,12 @@ func (l *loader) stage(b *hcl.Block) {
 		l.errorf(b.DefRange, "Internal error", "%s type %q returned a config of type %T, not a pointer to a struct.", kind, typ, cfg)
 		return
 	}
-	diags := gohcl.DecodeBody(b.Body, l.ctx, cfg)
+	body, fields := b.Body, (*InputFields)(nil)
+	if kind == kindInput {
+		body, fields = l.inputCommon(b) // fields, fields_under_root, tags (inputcommon.go)
+	}
+	diags := gohcl.DecodeBody(body, l.ctx, cfg)
+	addRenameHints(kind, typ, diags)
 	l.diags = append(l.diags, diags...)
 	// Validate runs even when decoding failed, so that every problem is reported at once;
 	// its complaints about attributes that decoding already reported are dropped.
@@ -435,14 +468,19 @@ func (l *loader) stage(b *hcl.Block) {
 	if diags.HasErrors() {
 		skip = implicated(b, diags)
 	}
+	if u, ok := cfg.(EvalContextUser); ok {
+		u.SetEvalContext(l.ctx) // rangeerr.go
+	}
 	if v, ok := cfg.(Validator); ok {
 		l.validation(b, v.Validate(), skip)
 	}
 	if !skip["codec"] {
 		l.checkCodec(b, cfg)
 	}
+	l.checkTopics(b, cfg, skip)
+	l.checkDates(b, cfg)
 
-	sc := StageConfig{Kind: kind, Type: typ, Name: name, Config: cfg, DeclRange: b.DefRange}
+	sc := StageConfig{Kind: kind, Type: typ, Name: name, Config: cfg, DeclRange: b.DefRange, block: b, Fields: fields}
 	switch kind {
 	case kindInput:
 		l.cfg.Inputs = append(l.cfg.Inputs, sc)
@@ -520,7 +558,9 @@ func (l *loader) unknownTypeDetail(kind, typ string) string {
 	names := l.reg.Names(kind)
 	var b strings.Builder
 	fmt.Fprintf(&b, "There is no %s type %q.", kind, typ)
-	if sug := suggest(typ, names); sug != "" {
+	if h := renamedTypes[kind][typ]; h != "" {
+		fmt.Fprintf(&b, " %s.", h)
+	} else if sug := suggest(typ, names); sug != "" {
 		fmt.Fprintf(&b, " Did you mean %q?", sug)
 	} else {
 		for _, other := range []string{kindInput, kindFilter, kindOutput} {
@@ -563,12 +603,23 @@ func (l *loader) validation(b *hcl.Block, err error, skip map[string]bool) {
 	}
 	id := fmt.Sprintf("%s %q %q", b.Type, b.Labels[0], b.Labels[1])
 	for _, e := range leafErrors(err, nil) {
+		var re *RangeError
+		if errors.As(e, &re) {
+			if !skip[re.Attr] {
+				l.errorf(re.Range, "Invalid "+re.Attr, "%s (in %s).", strings.TrimSuffix(re.Msg, "."), id)
+			}
+			continue
+		}
 		var ae *AttrError
 		if errors.As(e, &ae) {
 			if skip[strings.SplitN(ae.Attr, ".", 2)[0]] {
 				continue
 			}
-			l.errorf(attrRange(b, ae.Attr), "Invalid "+ae.Attr, "%s (in %s).", strings.TrimSuffix(ae.Msg, "."), id)
+			hint := ""
+			if h := valueHint(b.Type, b.Labels[0], ae.Attr, l.attrValueString(b, ae.Attr)); h != "" {
+				hint = " " + h + "."
+			}
+			l.errorf(attrRange(b, ae.Attr), "Invalid "+ae.Attr, "%s (in %s).%s", strings.TrimSuffix(ae.Msg, "."), id, hint)
 			continue
 		}
 		if skip != nil {

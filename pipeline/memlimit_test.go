@@ -36,7 +36,4 @@ func TestLoadMemoryLimit(t *testing.T) {
 			t.Errorf("%s: MemoryLimit = %d, want %d", c.attr, cfg.MemoryLimit, c.want)
 		}
 	}
-	if got := AutoMemoryLimit(DefaultQueueBytes); got != 48<<20 {
-		t.Errorf("AutoMemoryLimit(default) = %d, want 48 MiB", got)
-	}
 }

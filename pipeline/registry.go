@@ -91,6 +91,8 @@ type Registry struct {
 	filters map[string]StageType[Filter]
 	outputs map[string]StageType[Output]
 	codecs  map[string]CodecType
+	// docFields merges an input's fields and tags into document events (inputcommon.go).
+	docFields DocFieldsFunc
 }
 
 // NewRegistry returns an empty registry.

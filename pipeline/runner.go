@@ -66,9 +66,11 @@ type Runner struct {
 }
 
 type runInput struct {
-	id string
-	in Input
-	c  *stageCounters
+	id     string
+	in     Input
+	c      *stageCounters
+	fields *InputFields  // the input's fields and tags, or nil
+	merge  DocFieldsFunc // merges them into document events
 }
 
 type runFilter struct {
@@ -146,7 +148,11 @@ func NewRunner(cfg *Config, reg *Registry, opts RunnerOptions) (*Runner, error) 
 		if err != nil {
 			return fail(s.ID(), err)
 		}
-		r.inputs = append(r.inputs, &runInput{id: s.ID(), in: in,
+		if sc.Fields != nil && reg.docFields == nil {
+			in.Close(context.Background())
+			return fail(s.ID(), errors.New("fields and tags need the codecs registered (codecs.Register)"))
+		}
+		r.inputs = append(r.inputs, &runInput{id: s.ID(), in: in, fields: sc.Fields, merge: reg.docFields,
 			c: &stageCounters{id: s.ID(), kind: "input"}})
 	}
 	for _, sc := range cfg.Filters {
@@ -450,7 +456,10 @@ func (r *Runner) emitter(in *runInput) Emit {
 		if b == nil {
 			return nil
 		}
-		n, by := int64(b.Len()), int64(b.Bytes())
+		if in.fields != nil {
+			in.fields.apply(b, in.merge)
+		}
+		n, by := int64(b.Len()), payloadBytes(b)
 		orig := b.onAck
 		b.onAck = func() {
 			if orig != nil {
@@ -504,7 +513,7 @@ func (r *Runner) runFilters(hardCtx context.Context) {
 			n := int64(b.Len())
 			f.c.eventsIn.Add(n)
 			f.c.batchesIn.Add(1)
-			f.c.bytes.Add(int64(b.Bytes()))
+			f.c.bytes.Add(payloadBytes(b))
 			f.c.sizes.observe(n)
 			f.f.Process(b)
 			f.c.eventsOut.Add(int64(b.Len()))
@@ -515,10 +524,12 @@ func (r *Runner) runFilters(hardCtx context.Context) {
 			continue
 		}
 		// The runner holds one acknowledgement while it hands the batch out, so that a fast
-		// output cannot complete the batch before every output received it.
+		// output cannot complete the batch before every output received it. Each output
+		// gets its own view of the batch, so that its acknowledgements are counted.
 		b.Retain(len(r.outputs))
+		n, payload := int64(b.Len()), payloadBytes(b)
 		for _, o := range r.outputs {
-			if err := o.q.Put(hardCtx, b); err != nil {
+			if err := o.q.Put(hardCtx, o.view(b, n, payload)); err != nil {
 				break // past the drain deadline: the batch stays unacknowledged
 			}
 		}
@@ -542,7 +553,6 @@ func (r *Runner) runOutput(hardCtx context.Context, o *runOutput) {
 		n := int64(b.Len())
 		o.c.eventsIn.Add(n)
 		o.c.batchesIn.Add(1)
-		o.c.bytes.Add(int64(b.Bytes()))
 		o.c.sizes.observe(n)
 		if err := o.out.Write(hardCtx, b); err != nil {
 			o.c.errors.Add(1)
@@ -558,6 +568,31 @@ func (r *Runner) runOutput(hardCtx context.Context, o *runOutput) {
 		o.c.eventsOut.Add(n)
 		o.c.batchesOut.Add(1)
 	}
+}
+
+// view returns the batch output o receives for b (n events, payload bytes): the same
+// events, with an acknowledgement of its own that counts what o acknowledged and then
+// acknowledges b once for o. One allocation per batch and output, none per event.
+func (o *runOutput) view(b *Batch, n, payload int64) *Batch {
+	v := &Batch{Events: b.Events, Domain: b.Domain, bytes: b.bytes}
+	v.pending.Store(1)
+	v.onAck = func() {
+		o.c.eventsAcked.Add(n)
+		o.c.batchesAcked.Add(1)
+		o.c.bytes.Add(payload)
+		b.Ack()
+	}
+	return v
+}
+
+// payloadBytes is the size of what a batch carries from its source: the lines (without
+// their endings) and the documents, not the memory the events take.
+func payloadBytes(b *Batch) int64 {
+	var n int64
+	for i := range b.Events {
+		n += int64(len(b.Events[i].Message) + len(b.Events[i].Doc))
+	}
+	return n
 }
 
 // closeOutputs calls Close on every output concurrently and waits for all of them.
@@ -605,7 +640,44 @@ func (r *Runner) logStats(begin time.Time, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case now := <-t.C:
+			l.gauges = r.stageGauges()
 			l.logPeriod(now, r.Stats(), r.RunnerStats())
 		}
 	}
+}
+
+// statsGauges are the stage metrics (registered through Stage.Metrics) that the stats line
+// shows, summed per stage: metric family name -> field name in the line.
+var statsGauges = map[string]string{"logpipe_kafka_consumer_lag": "consumer_lag"}
+
+// stageGauges reads the statsGauges of every stage from the stage metrics, once per stats
+// period: stage id -> field -> sum over the family's series.
+func (r *Runner) stageGauges() map[string]map[string]float64 {
+	mfs, _ := r.metrics.Gather() // a failed collector leaves its gauges out of the line
+	var out map[string]map[string]float64
+	for _, mf := range mfs {
+		field, ok := statsGauges[mf.GetName()]
+		if !ok {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			stage := ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "stage" {
+					stage = lp.GetValue()
+				}
+			}
+			if stage == "" || m.GetGauge() == nil {
+				continue
+			}
+			if out == nil {
+				out = map[string]map[string]float64{}
+			}
+			if out[stage] == nil {
+				out[stage] = map[string]float64{}
+			}
+			out[stage][field] += m.GetGauge().GetValue()
+		}
+	}
+	return out
 }

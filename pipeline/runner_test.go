@@ -758,10 +758,10 @@ func TestStatsLogLine(t *testing.T) {
 	l := &statsLogger{log: zap.New(core), lastTime: time.Unix(0, 0)}
 	st := []StageStats{
 		{ID: "input.file.a", Kind: "input", EventsOut: 100, Bytes: 5000, BatchesOut: 2},
-		{ID: "output.es.b", Kind: "output", EventsIn: 100, EventsOut: 100, BatchesIn: 2, BatchesOut: 2},
+		{ID: "output.es.b", Kind: "output", EventsIn: 100, EventsOut: 100, BatchesIn: 2, BatchesOut: 2, EventsAcked: 80, BatchesAcked: 1},
 	}
 	l.logPeriod(time.Unix(10, 0), st, RunnerStats{AckedBatches: 2, AckedEvents: 100})
-	st2 := []StageStats{st[0], {ID: "output.es.b", Kind: "output", EventsIn: 150, EventsOut: 150, BatchesIn: 3, BatchesOut: 3}}
+	st2 := []StageStats{st[0], {ID: "output.es.b", Kind: "output", EventsIn: 150, EventsOut: 150, BatchesIn: 3, BatchesOut: 3, EventsAcked: 130, BatchesAcked: 2}}
 	st2[0].EventsOut = 130
 	l.logPeriod(time.Unix(20, 0), st2, RunnerStats{AckedBatches: 2, AckedEvents: 100, Outstanding: 1})
 	l.logPeriod(time.Unix(30, 0), st2, RunnerStats{AckedBatches: 2, AckedEvents: 100})
@@ -776,7 +776,9 @@ func TestStatsLogLine(t *testing.T) {
 		t.Fatalf("input fields: %v", in)
 	}
 	out := m["output.es.b"].(map[string]any)
-	if out["events_in"] != int64(50) || out["events_per_s"] != 5.0 {
+	// Outputs report what was acknowledged (and its rate), not what was handed to Write.
+	if out["events_in"] != int64(50) || out["events_acked"] != int64(50) || out["batches_acked"] != int64(1) ||
+		out["events_out"] != nil || out["events_per_s"] != 5.0 {
 		t.Fatalf("output fields: %v", out)
 	}
 	p := m["pipeline"].(map[string]any)

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,8 @@ type stageCounters struct {
 	errors     atomic.Int64
 
 	eventsFailed atomic.Int64
+	eventsAcked  atomic.Int64
+	batchesAcked atomic.Int64
 	sizes        sizeHistogram
 }
 
@@ -80,13 +83,14 @@ func (h *sizeHistogram) snapshot() SizeHistogram {
 //
 // What "in" and "out" mean depends on the kind:
 //   - input: EventsOut/BatchesOut were emitted into the pipeline queue (In stays 0);
-//     Bytes is their Batch.Bytes.
+//     Bytes is their payload as read (lines without their endings, documents).
 //   - filter: EventsIn/BatchesIn entered the filter, EventsOut/BatchesOut left it (events
-//     dropped by the filter are the difference). Bytes is Batch.Bytes of the batches that
+//     dropped by the filter are the difference). Bytes is the payload of the batches that
 //     entered.
 //   - output: EventsIn/BatchesIn were handed to Write; EventsOut/BatchesOut are those whose
-//     Write returned nil (acknowledgement happens later, see RunnerStats). Errors counts
-//     failed Writes.
+//     Write returned nil (a hand-off: the output may still be sending them);
+//     EventsAcked/BatchesAcked are those the output acknowledged (durable at its peer or
+//     dead-lettered), and Bytes is their payload. Errors counts failed Writes.
 type StageStats struct {
 	ID   string // "kind.type.name"
 	Kind string // input | filter | output
@@ -104,6 +108,9 @@ type StageStats struct {
 
 	// EventsFailed counts the events of the batches whose Write failed (outputs only).
 	EventsFailed int64
+	// EventsAcked and BatchesAcked count what the output acknowledged (outputs only).
+	EventsAcked  int64
+	BatchesAcked int64
 	// BatchSizes is the distribution of batch sizes, in events, of the batches counted in
 	// BatchesOut (inputs) or BatchesIn (filters, outputs).
 	BatchSizes SizeHistogram
@@ -121,6 +128,8 @@ func (c *stageCounters) snapshot() StageStats {
 		Errors:     c.errors.Load(),
 
 		EventsFailed: c.eventsFailed.Load(),
+		EventsAcked:  c.eventsAcked.Load(),
+		BatchesAcked: c.batchesAcked.Load(),
 		BatchSizes:   c.sizes.snapshot(),
 	}
 	if c.queue != nil {
@@ -146,7 +155,10 @@ type RunnerStats struct {
 // counter over the last period and the events/s rate, skipping stages and counters that did
 // not move.
 type statsLogger struct {
-	log      *zap.Logger
+	log *zap.Logger
+	// gauges are per-stage gauges to show as they are (consumer_lag), stage id -> field ->
+	// value; set before each logPeriod.
+	gauges   map[string]map[string]float64
 	last     []StageStats
 	lastRun  RunnerStats
 	lastTime time.Time
@@ -172,17 +184,36 @@ func (l *statsLogger) logPeriod(now time.Time, stages []StageStats, run RunnerSt
 			}
 		}
 		add("events_in", s.EventsIn-p.EventsIn)
-		add("events_out", s.EventsOut-p.EventsOut)
+		if s.Kind == "output" {
+			// What the peer acknowledged, not what was handed to Write.
+			add("events_acked", s.EventsAcked-p.EventsAcked)
+		} else {
+			add("events_out", s.EventsOut-p.EventsOut)
+		}
 		add("bytes", s.Bytes-p.Bytes)
 		add("batches_in", s.BatchesIn-p.BatchesIn)
-		add("batches_out", s.BatchesOut-p.BatchesOut)
+		if s.Kind == "output" {
+			add("batches_acked", s.BatchesAcked-p.BatchesAcked)
+		} else {
+			add("batches_out", s.BatchesOut-p.BatchesOut)
+		}
 		add("errors", s.Errors-p.Errors)
 		if len(f) > 0 {
 			ev := s.EventsOut - p.EventsOut
-			if s.Kind == "output" || ev == 0 {
+			switch {
+			case s.Kind == "output":
+				ev = s.EventsAcked - p.EventsAcked
+			case ev == 0:
 				ev = s.EventsIn - p.EventsIn
 			}
 			f = append(f, zap.Float64("events_per_s", round2(float64(ev)/secs)))
+		}
+		// Gauges (consumer lag) are shown when the stage moved, or when they are not zero: a
+		// lag that does not shrink while nothing moves is a stuck consumer.
+		for _, name := range sortedKeys(l.gauges[s.ID]) {
+			if v := l.gauges[s.ID][name]; v != 0 || len(f) > 0 {
+				f = append(f, zap.Int64(name, int64(v)))
+			}
 		}
 		// The filters' queue is the pipeline queue, reported once under "pipeline".
 		if s.Kind == "output" && s.Queue.Batches != 0 {
@@ -224,15 +255,30 @@ func logTotals(log *zap.Logger, uptime time.Duration, stages []StageStats, run R
 	fields := make([]zap.Field, 0, len(stages)+2)
 	fields = append(fields, zap.Duration("uptime", uptime))
 	for _, s := range stages {
-		fields = append(fields, zap.Dict(s.ID,
-			zap.Int64("events_in", s.EventsIn), zap.Int64("events_out", s.EventsOut),
-			zap.Int64("bytes", s.Bytes), zap.Int64("batches_in", s.BatchesIn),
-			zap.Int64("batches_out", s.BatchesOut), zap.Int64("errors", s.Errors)))
+		f := []zap.Field{zap.Int64("events_in", s.EventsIn), zap.Int64("events_out", s.EventsOut)}
+		if s.Kind == "output" {
+			f = append(f, zap.Int64("events_acked", s.EventsAcked))
+		}
+		f = append(f, zap.Int64("bytes", s.Bytes), zap.Int64("batches_in", s.BatchesIn),
+			zap.Int64("batches_out", s.BatchesOut), zap.Int64("errors", s.Errors))
+		fields = append(fields, zap.Dict(s.ID, f...))
 	}
 	fields = append(fields, zap.Dict("pipeline",
 		zap.Int64("acked_batches", run.AckedBatches), zap.Int64("acked_events", run.AckedEvents),
 		zap.Int64("outstanding_batches", run.Outstanding)))
 	log.Info("Total metrics", fields...)
+}
+
+func sortedKeys(m map[string]float64) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

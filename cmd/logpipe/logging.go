@@ -13,10 +13,18 @@ import (
 // error. format is json, console or auto: auto is console when w is a terminal and JSON
 // otherwise (services, pipes, files).
 func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
+	log, _, err := newLeveledLogger(w, level, format)
+	return log, err
+}
+
+// newLeveledLogger is newLogger that also returns the logger's level, which can be changed
+// while it is in use (a reload of the configuration changes logging.level).
+func newLeveledLogger(w io.Writer, level, format string) (*zap.Logger, zap.AtomicLevel, error) {
+	l, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
+	lvl := zap.NewAtomicLevelAt(l)
 	tty := isTerminal(w)
 	if format == "" || format == "auto" {
 		format = "json"
@@ -40,10 +48,10 @@ func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
 		}
 		enc = zapcore.NewConsoleEncoder(ec)
 	default:
-		return nil, fmt.Errorf("log format %q: want json, console or auto", format)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("log format %q: want json, console or auto", format)
 	}
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)
-	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(w)))), nil
+	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(w)))), lvl, nil
 }
 
 // isTerminal reports whether w is a character device (a terminal).

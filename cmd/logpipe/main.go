@@ -4,11 +4,14 @@
 //	logpipe ship  -c ship.hcl     # tail files into Kafka
 //	logpipe index -c index.hcl    # consume Kafka into Elasticsearch
 //	logpipe validate -c FILE      # print every problem of a configuration file
+//	logpipe test -c FILE          # check every peer, file and directory the file names
 //	logpipe setup -c index.hcl    # install the index template and Kibana objects
 //	logpipe version
 //
-// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error; after a second
-// SIGINT or SIGTERM during a drain, 130 or 143.
+// Exit codes (see exitCodesHelp): 0 success; 78 (EX_CONFIG) configuration error, not worth
+// restarting; 64 (EX_USAGE) bad command line; 1 any other failure, worth restarting (a Go
+// panic exits 2, also restartable); after a second SIGINT or SIGTERM during a drain, 130 or
+// 143.
 package main
 
 import (
@@ -23,12 +26,37 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
-// Exit codes.
+// Exit codes. Only exitConfig means "do not restart": the systemd units list it in
+// RestartPreventExitStatus. Every other failure is worth a restart (a Go panic exits 2).
 const (
 	exitOK      = 0
-	exitFailure = 1 // runtime failure
-	exitUsage   = 2 // bad command line or configuration
+	exitFailure = 1  // runtime failure (a peer, a file, a signal): restartable
+	exitUsage   = 64 // bad command line (sysexits EX_USAGE)
+	exitConfig  = 78 // configuration error (sysexits EX_CONFIG): fix the file, do not restart
 )
+
+// synopsisHelp is the command lines of `logpipe help`.
+const synopsisHelp = `Synopsis:
+  logpipe ship     -c ship.hcl  [--once] [--log-level LEVEL]
+  logpipe index    -c index.hcl [--once] [--log-level LEVEL]
+  logpipe validate -c FILE [--syntax-only]
+  logpipe test     -c FILE [--timeout 10s]
+  logpipe setup    -c index.hcl [--template] [--dashboards] [--topic]
+  logpipe version
+  -c FILE and --config FILE are the same flag; give it once.
+  --once: stop when every input reached its end and everything read was acknowledged.
+  --syntax-only: check the file only, not the files and data_dir it names on this host.
+`
+
+// exitCodesHelp is the exit code table of `logpipe help`.
+const exitCodesHelp = `Exit codes:
+  0    success
+  1    runtime failure (peer unreachable, file or directory unusable, ...): restart
+  2    crash (Go panic): restart, and please report it
+  64   bad command line (EX_USAGE)
+  78   configuration error (EX_CONFIG): fix the file; the systemd units do not restart on it
+  130  second SIGINT during a drain (143 for SIGTERM): exited without waiting for the drain
+`
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
@@ -43,16 +71,17 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"ship", "tail files and ship their lines, usually into Kafka (logpipe ship -c ship.hcl)",
+		{"ship", "tail files and ship their lines, usually into Kafka",
 			func(args []string, stdout, stderr io.Writer, env func(string) (string, bool)) int {
 				return runPipeline("ship", args, stdout, stderr, env)
 			}},
-		{"index", "consume Kafka and index the events, usually into Elasticsearch (logpipe index -c index.hcl)",
+		{"index", "consume Kafka and index the events, usually into Elasticsearch",
 			func(args []string, stdout, stderr io.Writer, env func(string) (string, bool)) int {
 				return runPipeline("index", args, stdout, stderr, env)
 			}},
-		{"validate", "load a configuration file and print every problem (logpipe validate -c FILE)", runValidate},
-		{"setup", "install the Elasticsearch index template and Kibana objects (logpipe setup -c index.hcl)", runSetup},
+		{"validate", "print every problem of a configuration file, offline (exit 78 if any)", runValidate},
+		{"test", "check every peer, file and directory a configuration needs, one line each", runTest},
+		{"setup", "install the index template and Kibana objects, create the Kafka topics", runSetup},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -91,8 +120,10 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprint(w, "\nRun 'logpipe <command> --help' for the flags of a command.\n")
-	fmt.Fprint(w, "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n")
+	fmt.Fprint(w, "\n"+synopsisHelp)
+	fmt.Fprint(w, "\nRun 'logpipe <command> --help' for the flags of a command.\n\n")
+	fmt.Fprint(w, signalsHelp)
+	fmt.Fprint(w, "\n"+exitCodesHelp)
 }
 
 // newFlagSet returns a flag set for subcommand name that writes its usage to stderr and
@@ -107,16 +138,34 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// configFlag registers -c and --config on fs.
+// configFlag registers -c and --config on fs. Giving the flag twice is an error: one
+// process reads one file, and silently taking the last -c would run another configuration
+// than the one the operator meant.
 func configFlag(fs *flag.FlagSet) *string {
-	var path string
-	fs.StringVar(&path, "c", "", "configuration `FILE` (HCL)")
-	fs.StringVar(&path, "config", "", "same as -c `FILE`")
-	return &path
+	v := &configValue{}
+	fs.Var(v, "c", "configuration `FILE` (HCL)")
+	fs.Var(v, "config", "same as -c `FILE`")
+	return &v.path
+}
+
+// configValue is the flag.Value of -c and --config.
+type configValue struct {
+	path string
+	set  bool
+}
+
+func (v *configValue) String() string { return v.path }
+
+func (v *configValue) Set(s string) error {
+	if v.set {
+		return fmt.Errorf("given twice (%q, then %q): logpipe reads one configuration file per process; run one process per file", v.path, s)
+	}
+	v.path, v.set = s, true
+	return nil
 }
 
 // parseFlags parses args, returning (0, false) to continue, or the exit code: 0 after
-// --help (its usage went to stderr), 2 for a bad command line.
+// --help (its usage went to stderr), exitUsage for a bad command line.
 func parseFlags(fs *flag.FlagSet, args []string) (code int, done bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

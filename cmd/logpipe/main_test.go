@@ -31,7 +31,12 @@ func TestHelpListsCommands(t *testing.T) {
 		if code != 0 || errOut != "" {
 			t.Fatalf("%s: exit %d, stderr %q", arg, code, errOut)
 		}
-		for _, c := range []string{"ship", "index", "validate", "setup", "version"} {
+		for _, w := range []string{"SIGHUP", "reload", "78   configuration error", "64   bad command line", "1    runtime failure"} {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: help lacks %q:\n%s", arg, w, out)
+			}
+		}
+		for _, c := range []string{"ship", "index", "validate", "test", "setup", "version"} {
 			n := 0
 			for _, line := range strings.Split(out, "\n") {
 				if strings.HasPrefix(line, "  "+c+" ") {
@@ -59,21 +64,21 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		code, out, errOut := runCLI(t, nil, c.args...)
-		if code != exitUsage || out != "" || !strings.Contains(errOut, c.want) {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, out, errOut, c.want)
+		if code != 64 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 64 (EX_USAGE) and %q", c.args, code, out, errOut, c.want)
 		}
 	}
 }
 
 func TestSubcommandHelp(t *testing.T) {
-	for _, c := range []string{"ship", "index", "validate"} {
+	for _, c := range []string{"ship", "index", "validate", "test"} {
 		code, _, errOut := runCLI(t, nil, c, "--help")
 		if code != 0 || !strings.Contains(errOut, "Usage: logpipe "+c+" -c FILE") || !strings.Contains(errOut, "-config FILE") {
 			t.Errorf("%s --help: exit %d, stderr:\n%s", c, code, errOut)
 		}
 	}
 	_, _, errOut := runCLI(t, nil, "ship", "--help")
-	if !strings.Contains(errOut, "-once") || !strings.Contains(errOut, "-log-level") {
+	if !strings.Contains(errOut, "-once") || !strings.Contains(errOut, "-log-level") || !strings.Contains(errOut, "SIGHUP") {
 		t.Errorf("ship --help lacks --once or --log-level:\n%s", errOut)
 	}
 }
@@ -109,7 +114,7 @@ func TestValidate(t *testing.T) {
 
 	// Without TOPIC set, env("TOPIC") is an error at its call.
 	code, out, errOut = runCLI(t, nil, "validate", "--config", good)
-	if code != exitUsage || out != "" || !strings.Contains(errOut, good+":9:13: Error in function call") ||
+	if code != 78 || out != "" || !strings.Contains(errOut, good+":9:13: Error in function call") ||
 		!strings.Contains(errOut, `"TOPIC" is not set`) {
 		t.Errorf("unset env: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
@@ -123,7 +128,7 @@ output "kafak" "main" {}
 output "kafka" "main" {}
 `)
 	code, out, errOut = runCLI(t, nil, "validate", "-c", bad)
-	if code != exitUsage || out != "" {
+	if code != 78 || out != "" {
 		t.Errorf("bad config: exit %d, stdout %q", code, out)
 	}
 	for _, want := range []string{
@@ -137,7 +142,7 @@ output "kafka" "main" {}
 	}
 
 	code, _, errOut = runCLI(t, nil, "validate", "-c", filepath.Join(t.TempDir(), "missing.hcl"))
-	if code != exitUsage || !strings.Contains(errOut, "Cannot read configuration file") {
+	if code != 78 || !strings.Contains(errOut, "Cannot read configuration file") {
 		t.Errorf("missing file: exit %d, %q", code, errOut)
 	}
 }
@@ -147,14 +152,14 @@ func TestPipelineCommandsRejectBadConfig(t *testing.T) {
 	bad := writeFile(t, "bad.hcl", "output \"kafka\" \"main\" {\n  topic = 1\n}\n")
 	for _, c := range []string{"ship", "index"} {
 		code, out, errOut := runCLI(t, nil, c, "-c", bad, "--once")
-		if code != exitUsage || out != "" || !strings.Contains(errOut, bad+":1:1: No input") ||
+		if code != 78 || out != "" || !strings.Contains(errOut, bad+":1:1: No input") ||
 			!strings.Contains(errOut, bad+":1:23: Missing required argument") {
 			t.Errorf("%s: exit %d, stdout %q, stderr:\n%s", c, code, out, errOut)
 		}
 	}
 	good := writeFile(t, "good.hcl", goodConfig)
 	code, _, errOut := runCLI(t, map[string]string{"TOPIC": "t"}, "ship", "-c", good, "--log-level", "loud")
-	if code != exitUsage || !strings.Contains(errOut, `log level "loud"`) {
+	if code != 64 || !strings.Contains(errOut, `log level "loud"`) {
 		t.Errorf("bad --log-level: exit %d, %q", code, errOut)
 	}
 }

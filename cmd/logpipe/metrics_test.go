@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,6 +55,11 @@ output "stdout" "out" {}
 		return status == 200 && strings.Contains(body, "logpipe_pipeline_acked_events_total 3") &&
 			strings.Contains(body, `logpipe_stage_events_out_total{kind="input",stage="input.file.access"} 3`)
 	})
+	// The build is named, and the output's counter is what it acknowledged.
+	if _, body := get("/metrics"); !strings.Contains(body, `logpipe_build_info{goversion="`+runtime.Version()+`",version="`+version+`"} 1`) ||
+		!strings.Contains(body, `logpipe_stage_events_acked_total{kind="output",stage="output.stdout.out"} 3`) {
+		t.Errorf("/metrics lacks logpipe_build_info or the acknowledged events:\n%s", body)
+	}
 	if status, body := get("/healthz"); status != 200 {
 		t.Errorf("/healthz: %d %s", status, body)
 	}

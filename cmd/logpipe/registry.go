@@ -13,6 +13,9 @@ import (
 	kafkaoutput "github.com/logpipe/logpipe/outputs/kafka"
 	"github.com/logpipe/logpipe/outputs/stdout"
 	"github.com/logpipe/logpipe/pipeline"
+	"github.com/logpipe/logpipe/pipeline/filters/drop"
+	dropfields "github.com/logpipe/logpipe/pipeline/filters/drop_fields"
+	"github.com/logpipe/logpipe/pipeline/filters/rename"
 )
 
 // newRegistry returns a registry holding every stage and codec type of logpipe, with the
@@ -25,6 +28,9 @@ func newRegistryTo(w io.Writer) *pipeline.Registry {
 	r := pipeline.NewRegistry()
 	codecs.Register(r)
 	apache.Register(r)
+	drop.Register(r)
+	dropfields.Register(r)
+	rename.Register(r)
 	fileinput.Register(r)
 	kafkainput.Register(r)
 	kafkaoutput.Register(r)

@@ -17,6 +17,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/logpipe/logpipe/deploy"
+	estemplate "github.com/logpipe/logpipe/deploy/elasticsearch"
 	inputkafka "github.com/logpipe/logpipe/inputs/kafka"
 	"github.com/logpipe/logpipe/outputs/elasticsearch"
 	"github.com/logpipe/logpipe/pipeline"
@@ -32,7 +33,8 @@ const setupTimeout = 60 * time.Second
 // the config's kafka inputs when they are missing. Without a step flag it runs every step
 // the config has peers for; with step flags it runs those only, and a step whose peer is
 // not configured is an error. Each step prints what it did. Exit codes: 0 every step
-// succeeded, 1 a step failed (the message names the peer), 2 usage or configuration error.
+// succeeded, 1 a step failed (the message names the peer), 64 bad command line, 78
+// configuration error (also: a step asked for by flag whose peer the file does not name).
 func runSetup(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	return setupWith(args, stdout, stderr, newRegistry(), lookupEnv)
 }
@@ -50,7 +52,7 @@ func setupWith(args []string, stdout, stderr io.Writer, reg *pipeline.Registry, 
 	cfg, diags := pipeline.LoadFile(*path, reg, lookupEnv)
 	if diags.HasErrors() {
 		fmt.Fprint(stderr, pipeline.FormatDiagnostics(diags))
-		return exitUsage
+		return exitConfig
 	}
 	explicit := *doTemplate || *doDashboards || *doTopic
 	all := !explicit
@@ -78,7 +80,7 @@ func setupWith(args []string, stdout, stderr io.Writer, reg *pipeline.Registry, 
 	missing := func(step, what string) {
 		if explicit {
 			fmt.Fprintf(stderr, "logpipe setup: %s: %s has no %s\n", step, *path, what)
-			code = exitUsage
+			code = exitConfig
 			return
 		}
 		fmt.Fprintf(stdout, "%s: skipped (%s has no %s)\n", step, *path, what)
@@ -214,9 +216,15 @@ func installTemplate(ctx context.Context, es *elasticsearch.Config) (string, err
 			continue // try the next host
 		}
 		existed, oldVersion := false, ""
+		put, keptNote := body, ""
 		switch res.StatusCode {
 		case http.StatusOK:
 			existed = true
+			// Keep the operator's ingest pipeline settings of the installed template
+			// (index.default_pipeline, index.final_pipeline): logpipe's template sets none.
+			if kept, names, err := estemplate.KeepPipelines(body, b); err == nil && names != nil {
+				put, keptNote = kept, "; kept "+strings.Join(names, ", ")
+			}
 			var got struct {
 				IndexTemplates []struct {
 					IndexTemplate struct {
@@ -231,7 +239,7 @@ func installTemplate(ctx context.Context, es *elasticsearch.Config) (string, err
 		default:
 			return "", peerError(peer, "GET _index_template/"+name, res, b)
 		}
-		res, b, err = do(http.MethodPut, body)
+		res, b, err = do(http.MethodPut, put)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -244,7 +252,7 @@ func installTemplate(ctx context.Context, es *elasticsearch.Config) (string, err
 			if oldVersion != "" {
 				from = " from version " + oldVersion
 			}
-			return fmt.Sprintf("updated index template %s%s to version %d on %s", name, from, newVersion.Version, peer), nil
+			return fmt.Sprintf("updated index template %s%s to version %d on %s%s", name, from, newVersion.Version, peer, keptNote), nil
 		}
 		return fmt.Sprintf("created index template %s (version %d) on %s", name, newVersion.Version, peer), nil
 	}

@@ -75,8 +75,8 @@ output "elasticsearch" "main" {
 
 	good := conf(fmt.Sprintf("tls {\n    ca_file = %q\n    cert_file = %q\n    key_file = %q\n  }", ca.File, client.CertFile, client.KeyFile))
 	code, out, errOut := runSetupTest(t, "-c", good, "--template", "--dashboards")
-	if code != exitOK || !strings.Contains(out, "template: created index template filebeat_test (version 1) on Elasticsearch "+srv.URL) ||
-		!strings.Contains(out, "dashboards: imported 9 saved objects") {
+	if code != exitOK || !strings.Contains(out, "template: created index template filebeat_test (version 2) on Elasticsearch "+srv.URL) ||
+		!strings.Contains(out, "dashboards: imported 15 saved objects") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	if fes.puts != 1 || kb.imports != 1 {
@@ -141,7 +141,7 @@ output "elasticsearch" "main" {
 `)
 	var stdout, stderr bytes.Buffer
 	code = runValidate([]string{"-c", bad}, &stdout, &stderr, nil)
-	if code != exitUsage || !strings.Contains(stderr.String(), "[redacted]@es1:9200") || strings.Contains(stderr.String(), "DO-NOT-PRINT") {
+	if code != 78 || !strings.Contains(stderr.String(), "[redacted]@es1:9200") || strings.Contains(stderr.String(), "DO-NOT-PRINT") {
 		t.Errorf("validate: exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
@@ -211,8 +211,26 @@ output "elasticsearch" "main" {
 }
 `
 	var stdout, stderr bytes.Buffer
-	if code := runValidate([]string{"-c", setupConfig(t, dir, src)}, &stdout, &stderr, nil); code != exitOK {
+	good := setupConfig(t, dir, src)
+	if code := runValidate([]string{"-c", good, "--syntax-only"}, &stdout, &stderr, nil); code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	// Without --syntax-only, validate checks the files on this host: none of them exists,
+	// and each is reported at its attribute.
+	stdout.Reset()
+	stderr.Reset()
+	if code := runValidate([]string{"-c", good}, &stdout, &stderr, nil); code != exitConfig {
+		t.Fatalf("missing files: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{
+		good + ":5:19: Unusable kibana.password_file: /run/secrets/kibana does not exist",
+		good + ":14:18: Unusable api_key_file: /run/secrets/es does not exist",
+		good + ":19:17: Unusable dead_letter.tls.ca_file: /etc/ca.pem does not exist",
+		good + ":24:23: Unusable dead_letter.sasl.password_file: /run/secrets/kafka does not exist",
+	} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("validate output lacks %q:\n%s", want, stderr.String())
+		}
 	}
 	bad := strings.Replace(src, `"scram-sha-512"`, `"md5"`, 1)
 	line := strings.Count(bad[:strings.Index(bad, `"md5"`)], "\n") + 1
@@ -220,7 +238,7 @@ output "elasticsearch" "main" {
 	stdout.Reset()
 	stderr.Reset()
 	want := fmt.Sprintf("%s:%d:23: Invalid dead_letter.sasl.mechanism", path, line)
-	if code := runValidate([]string{"-c", path}, &stdout, &stderr, nil); code != exitUsage || !strings.Contains(stderr.String(), want) {
+	if code := runValidate([]string{"-c", path, "--syntax-only"}, &stdout, &stderr, nil); code != 78 || !strings.Contains(stderr.String(), want) {
 		t.Fatalf("bad sasl mechanism: exit %d, want %q in\n%s", code, want, stderr.String())
 	}
 }

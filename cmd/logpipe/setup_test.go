@@ -291,8 +291,8 @@ func TestSetupAllSteps(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		"template: created index template filebeat_test (version 1) on Elasticsearch " + env.esURL,
-		"dashboards: imported 9 saved objects into Kibana " + env.kbURL,
+		"template: created index template filebeat_test (version 2) on Elasticsearch " + env.esURL,
+		"dashboards: imported 15 saved objects into Kibana " + env.kbURL,
 		"topic: created kafka_test (3 partitions, replication factor 2)",
 	} {
 		if !strings.Contains(out, want) {
@@ -315,8 +315,8 @@ func TestSetupAllSteps(t *testing.T) {
 		t.Fatalf("second run: exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		"template: updated index template filebeat_test from version 1 to version 1",
-		"dashboards: imported 9 saved objects",
+		"template: updated index template filebeat_test from version 2 to version 2",
+		"dashboards: imported 15 saved objects",
 		"topic: kafka_test exists (3 partitions)",
 	} {
 		if !strings.Contains(out, want) {
@@ -348,9 +348,9 @@ func TestSetupOneStep(t *testing.T) {
 		t.Fatalf("--template: exit %d, %d PUTs\n%s\n%s", code, env.es.puts, out, errOut)
 	}
 
-	// No kibana block: --dashboards is a usage error; without flags the step is skipped.
+	// No kibana block: --dashboards is a configuration error; without flags the step is skipped.
 	code, _, errOut = runSetupTest(t, "-c", path, "--dashboards")
-	if code != exitUsage || !strings.Contains(errOut, "no kibana") {
+	if code != 78 || !strings.Contains(errOut, "no kibana") {
 		t.Errorf("--dashboards without kibana block: exit %d, %s", code, errOut)
 	}
 	code, out, _ = runSetupTest(t, "-c", path)
@@ -377,7 +377,7 @@ func TestSetupFailures(t *testing.T) {
 	}
 	for _, want := range []string{
 		"template: Elasticsearch " + env.esURL + " answered 401 Unauthorized to GET _index_template/filebeat_test: security_exception",
-		"dashboards: Kibana " + env.kbURL + " imported 8 saved objects, 1 failed",
+		"dashboards: Kibana " + env.kbURL + " imported 14 saved objects, 1 failed",
 		"search logpipe-apache-errors (Apache errors (status >= 500)): missing_references",
 		"refused to create kafka_test (3 partitions, replication factor 4)",
 	} {
@@ -408,13 +408,13 @@ func TestSetupFailures(t *testing.T) {
 }
 
 func TestSetupUsage(t *testing.T) {
-	if code, _, errOut := runSetupTest(t); code != exitUsage || !strings.Contains(errOut, "-c FILE is required") {
+	if code, _, errOut := runSetupTest(t); code != 64 || !strings.Contains(errOut, "-c FILE is required") {
 		t.Errorf("no -c: exit %d, %s", code, errOut)
 	}
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.hcl")
 	os.WriteFile(bad, []byte(`output "elasticsearch" "x" { hostz = ["http://a:9200"] }`), 0o644)
-	if code, _, errOut := runSetupTest(t, "-c", bad); code != exitUsage || !strings.Contains(errOut, "bad.hcl:1") {
+	if code, _, errOut := runSetupTest(t, "-c", bad); code != 78 || !strings.Contains(errOut, "bad.hcl:1") {
 		t.Errorf("bad config: exit %d, %s", code, errOut)
 	}
 	// The command is wired into the binary's command table.

@@ -23,12 +23,15 @@ const (
 	gUserAgent
 	gTLS
 	gApache
+	gLog
+	gProcess
+	gFile
 	gEvent
 	nGroups
 )
 
 // groupNames are the top-level member names, indexed by group.
-var groupNames = [nGroups]string{"source", "destination", "user", "http", "url", "user_agent", "tls", "apache", "event"}
+var groupNames = [nGroups]string{"source", "destination", "user", "http", "url", "user_agent", "tls", "apache", "log", "process", "file", "event"}
 
 // Writer appends the ECS fields of a parsed Record as JSON. It keeps a scratch buffer for
 // percent-decoding, so a Writer must not be used by two goroutines at once; the zero value
@@ -43,6 +46,16 @@ type Writer struct {
 // @timestamp), or nil to leave event.created out. The output is always a valid sequence of
 // members: `{` + AppendFields(...) + `}` is a JSON object.
 func (w *Writer) AppendFields(dst []byte, r *Record, created []byte) []byte {
+	return w.appendFields(dst, r, nil, created)
+}
+
+// noExtras is used when a record is written without user agent and geo fields.
+var noExtras extras
+
+func (w *Writer) appendFields(dst []byte, r *Record, x *extras, created []byte) []byte {
+	if x == nil {
+		x = &noExtras
+	}
 	dst = append(dst, `"@timestamp":"`...)
 	dst = appendTime(dst, r.Time)
 	dst = append(dst, '"')
@@ -52,7 +65,7 @@ func (w *Writer) AppendFields(dst []byte, r *Record, created []byte) []byte {
 		dst = codecs.AppendQuotedString(dst, groupNames[g])
 		dst = append(dst, ':')
 		var ok bool
-		dst, ok = w.appendGroup(dst, g, r, created)
+		dst, ok = w.appendGroup(dst, g, r, x, created)
 		if !ok {
 			dst = dst[:n]
 		}
@@ -118,7 +131,7 @@ func (o *obj) close() {
 
 // appendGroup appends the JSON object of group g (with braces) and reports whether it has
 // any member; when it has none, the caller discards what was appended.
-func (w *Writer) appendGroup(dst []byte, g group, r *Record, created []byte) ([]byte, bool) {
+func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created []byte) ([]byte, bool) {
 	o := obj{dst: append(dst, '{'), empty: true}
 	switch g {
 	case gSource:
@@ -134,6 +147,7 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, created []byte) ([]
 				o.str("domain", r.Client)
 			}
 		}
+		x.appendSource(&o)
 	case gDestination:
 		if r.VHost != nil {
 			o.str("domain", r.VHost)
@@ -180,6 +194,7 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, created []byte) ([]
 	case gUserAgent:
 		if r.HasUserAgent {
 			o.str("original", r.UserAgent)
+			o.dst = append(o.dst, x.ua...)
 		}
 	case gTLS:
 		if r.Format == FormatSSL {

@@ -3,38 +3,53 @@ package apache
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
 	"go.uber.org/zap"
 )
 
-// FailureTag is added to the tags of an event whose field is not an Apache access line
-// (on_failure = "tag").
+// FailureTag is added to the tags of an event whose field is neither an Apache access line
+// nor an error_log line (on_failure = "tag").
 const FailureTag = "_apache_parse_failure"
 
 // Config is the HCL configuration of a filter "apache" block.
 type Config struct {
-	// Field is the member holding the access line; a dotted name ("log.original") is
-	// looked up as that exact member first, then as a nested path. Default "message".
+	// Field is the member holding the line; a dotted name ("log.original") is looked up as
+	// that exact member first, then as a nested path. Default "message".
 	Field string `hcl:"field,optional"`
 	// Target is the top-level member under which the parsed fields are written; "" (the
-	// default) writes the ECS fields at the top level, replacing @timestamp with the request
-	// time and keeping the read time in event.created.
+	// default) writes the ECS fields at the top level. In both cases @timestamp (and the
+	// event's routing time) becomes the time of the line, and the read time is kept in
+	// event.created.
 	Target string `hcl:"target,optional"`
 	// OnFailure is what happens to an event whose field does not parse: "tag" (default:
 	// keep it unchanged but for a "_apache_parse_failure" tag) or "drop".
 	OnFailure string `hcl:"on_failure,optional"`
+	// Format is the log the lines come from: "access", "error" or "auto" (default: each
+	// line is recognised by its shape).
+	Format string `hcl:"format,optional"`
+	// Timezone is the zone of error_log times, which carry none: "Local" (default, the
+	// zone of the machine running the filter), "UTC", an IANA name or an offset ("+02:00").
+	Timezone string `hcl:"timezone,optional"`
+	// UserAgent adds user_agent.name, .version, .os.* and .device.name (default true).
+	UserAgent bool `hcl:"user_agent,optional"`
+	// UserAgentRegexes is a rule file in uap-core's regexes.yaml format to use instead of
+	// the rules built in (for example the one Elasticsearch bundles); "" for the built-in.
+	UserAgentRegexes string `hcl:"user_agent_regexes,optional"`
+	// GeoIP adds source.geo.* and source.as.* from MaxMind databases; nil for none.
+	GeoIP *GeoIPConfig `hcl:"geoip,block"`
 
 	path []string // nested path of Field, when it has dots
+	zone Zone
 }
 
 // DefaultConfig returns the defaults of a filter "apache" block.
 func DefaultConfig() *Config {
-	return &Config{Field: "message", OnFailure: "tag"}
+	return &Config{Field: "message", OnFailure: "tag", Format: "auto", Timezone: "Local", UserAgent: true}
 }
 
 // Validate checks the attributes and completes derived fields.
@@ -51,9 +66,24 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, pipeline.AttrErrorf("on_failure", "must be \"tag\" or \"drop\", got %q", c.OnFailure))
 	}
+	switch c.Format {
+	case "access", "error", "auto":
+	case "":
+		c.Format = "auto"
+	default:
+		errs = append(errs, pipeline.AttrErrorf("format", "must be \"access\", \"error\" or \"auto\", got %q", c.Format))
+	}
+	z, err := ParseZone(c.Timezone)
+	if err != nil {
+		errs = append(errs, pipeline.AttrErrorf("timezone", "unknown zone %q: %v", c.Timezone, errBadZone))
+	}
+	if c.GeoIP != nil {
+		errs = append(errs, c.GeoIP.validate()...)
+	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	c.zone = z
 	c.path = nil
 	if strings.Contains(c.Field, ".") {
 		c.path = strings.Split(c.Field, ".")
@@ -68,23 +98,31 @@ func Register(r *pipeline.Registry) {
 	}))
 }
 
-// Filter parses an Apache access line held in each event and adds the ECS fields that
-// Filebeat's apache module produces. It implements pipeline.Filter; like every filter, it
-// is used from one goroutine.
+// Filter parses an Apache access or error_log line held in each event and adds the ECS
+// fields that Filebeat's apache module (with Elasticsearch's user_agent and geoip
+// processors) produces. It implements pipeline.Filter; like every filter, it is used from
+// one goroutine.
 type Filter struct {
 	cfg    Config
 	stage  pipeline.Stage
 	drop   bool
 	failed uint64 // events that did not parse (for tests and logs)
 
+	ua  *uaCache // nil when user_agent = false
+	geo *geoIP   // nil without a geoip block
+	now func() time.Time
+
 	docEnc  *codecs.JSONEncoder // documents of line events
 	line    []byte              // the document of a line event
 	rec     Record
+	erec    ErrorRecord
+	x       extras
 	w       Writer
-	msg     []byte // the decoded access line
+	msg     []byte // the decoded line
 	work    []byte // the document being written
 	fields  []byte // one group object, or the target object, to merge
 	created []byte // raw value of event.created
+	ts      []byte // the new @timestamp value, quoted
 
 	// growth is how many bytes an event grew by on average in the last batch (the parsed
 	// fields), to size the next batch's buffer; 0 before the first batch.
@@ -94,7 +132,8 @@ type Filter struct {
 // defaultGrowth is the room reserved per event before the first batch measured it.
 const defaultGrowth = 768
 
-// New returns an apache filter for a validated config.
+// New returns an apache filter for a validated config. A configured GeoIP database or user
+// agent rule file that cannot be read is a permanent error naming the file.
 func New(c *Config, s pipeline.Stage) (*Filter, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -102,7 +141,29 @@ func New(c *Config, s pipeline.Stage) (*Filter, error) {
 	if s.Log == nil {
 		s.Log = zap.NewNop()
 	}
-	return &Filter{cfg: *c, stage: s, drop: c.OnFailure == "drop", docEnc: codecs.NewDocumentEncoder(s.Agent)}, nil
+	f := &Filter{cfg: *c, stage: s, drop: c.OnFailure == "drop", docEnc: codecs.NewDocumentEncoder(s.Agent), now: time.Now}
+	f.x.zone = c.zone
+	if c.UserAgent {
+		var rules *UARules
+		var err error
+		if c.UserAgentRegexes != "" {
+			rules, err = LoadUARules(c.UserAgentRegexes)
+			if err != nil {
+				return nil, pipeline.Permanent(fmt.Errorf("user_agent_regexes %q: %w", c.UserAgentRegexes, err))
+			}
+		} else if rules, err = DefaultUARules(); err != nil {
+			return nil, pipeline.Permanent(err)
+		}
+		f.ua = newUACache(rules)
+	}
+	if c.GeoIP != nil {
+		g, err := newGeoIP(c.GeoIP, s.Log)
+		if err != nil {
+			return nil, err
+		}
+		f.geo = g
+	}
+	return f, nil
 }
 
 // Failed returns how many events did not parse so far.
@@ -114,10 +175,14 @@ func (f *Filter) Failed() uint64 { return f.failed }
 //
 // The rewritten documents live in one new buffer per batch (so they stay valid until the
 // batch is acknowledged, whatever happens to the filter's scratch buffers); apart from that
-// buffer, Process does not allocate.
+// buffer, Process does not allocate (user agents and GeoIP records seen for the first time
+// are parsed and cached).
 func (f *Filter) Process(b *pipeline.Batch) {
 	if len(b.Events) == 0 {
 		return
+	}
+	if f.geo != nil {
+		f.geo.check(f.now())
 	}
 	// The buffer is sized for the documents plus what the last batch measured they grow by
 	// (1/8 and 64 bytes per event more for variation): reserving a fixed worst case per
@@ -174,9 +239,91 @@ func (f *Filter) logFailure(e *pipeline.Event) {
 	if len(sample) > 300 {
 		sample = sample[:300]
 	}
-	f.stage.Log.Warn("event is not an Apache access line",
-		zap.String("field", f.cfg.Field), zap.String("on_failure", f.cfg.OnFailure),
+	f.stage.Log.Warn("event is not an Apache access or error_log line",
+		zap.String("field", f.cfg.Field), zap.String("format", f.cfg.Format), zap.String("on_failure", f.cfg.OnFailure),
 		zap.Uint64("failed_so_far", f.failed), zap.ByteString("sample", sample))
+}
+
+// lineKind is what a line parsed as.
+type lineKind uint8
+
+const (
+	lineNone lineKind = iota
+	lineAccess
+	lineError
+)
+
+// parse parses msg as the configured format allows, into f.rec or f.erec.
+func (f *Filter) parse(msg []byte) lineKind {
+	switch f.cfg.Format {
+	case "access":
+		if Parse(msg, &f.rec) {
+			return lineAccess
+		}
+	case "error":
+		if ParseError(msg, &f.erec) {
+			return lineError
+		}
+	default:
+		// Error lines start with "[Weekday ...]"; the mod_ssl access layout with "[dd/".
+		if len(msg) > 1 && msg[0] == '[' && (msg[1] >= 'A' && msg[1] <= 'Z' || msg[1] >= 'a' && msg[1] <= 'z') {
+			if ParseError(msg, &f.erec) {
+				return lineError
+			}
+			if Parse(msg, &f.rec) {
+				return lineAccess
+			}
+			return lineNone
+		}
+		if Parse(msg, &f.rec) {
+			return lineAccess
+		}
+		if ParseError(msg, &f.erec) {
+			return lineError
+		}
+	}
+	return lineNone
+}
+
+// enrich fills f.x for the parsed line and returns the line's time, with the quoted
+// @timestamp value in f.ts.
+func (f *Filter) enrich(kind lineKind, msg []byte) time.Time {
+	x := &f.x
+	x.ua, x.geo, x.as, x.original = nil, nil, nil, nil
+	ts := append(f.ts[:0], '"')
+	var t time.Time
+	switch kind {
+	case lineAccess:
+		r := &f.rec
+		if f.ua != nil && r.HasUserAgent {
+			x.ua = f.ua.members(r.UserAgent)
+		}
+		if f.geo != nil && r.ClientIP {
+			x.geo, x.as = f.geo.lookup(r.Client)
+		}
+		t = time.Unix(r.Time, 0).UTC()
+		ts = appendTime(ts, r.Time)
+	case lineError:
+		r := &f.erec
+		if f.geo != nil && r.ClientIP {
+			x.geo, x.as = f.geo.lookup(r.Client)
+		}
+		var off int
+		t, off = x.zone.instant(r)
+		x.offset = off
+		x.original = msg
+		ts = appendLocalTime(ts, t, off)
+	}
+	f.ts = append(ts, '"')
+	return t
+}
+
+// appendGroup appends group g of the parsed line.
+func (f *Filter) appendGroup(dst []byte, kind lineKind, g group, created []byte) ([]byte, bool) {
+	if kind == lineError {
+		return f.w.appendErrorGroup(dst, g, &f.erec, &f.x, created)
+	}
+	return f.w.appendGroup(dst, g, &f.rec, &f.x, created)
 }
 
 // processOne appends the rewritten document of e to out, from index start on, and updates e
@@ -185,22 +332,15 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 	doc := e.Doc
 	if doc == nil {
 		// A line event (the filter in a ship config) becomes a document event: its
-		// document is the wire format without @metadata, and its id, derived from the file
-		// and offset, is kept in e.ID so that outputs still write it as @metadata._id.
-		// The id's bytes live in out, which is never modified below its length, so the
-		// string view needs no allocation.
-		if e.ID == "" && e.File != nil {
-			s := len(out)
-			out = pipeline.AppendEventID(out, e.File.IDPrefix, e.Offset)
-			e.ID = unsafe.String(&out[s], len(out)-s)
-		}
+		// document is the wire format without @metadata; its id, set by the input, stays
+		// in e.ID so that outputs still write it as @metadata._id.
 		f.line = f.docEnc.Encode(f.line[:0], e)
 		doc = f.line
 	}
 	start = len(out)
 
-	// One scan of the top level finds the field, @timestamp and the members the output
-	// shares with the document.
+	// One scan of the top level finds the field, @timestamp, message and the members the
+	// output shares with the document.
 	top, okTop := scanTop(doc, f.cfg.Field)
 	var msg []byte
 	switch {
@@ -212,7 +352,11 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 			msg = f.unquote(raw)
 		}
 	}
-	if msg == nil || !Parse(msg, &f.rec) {
+	kind := lineNone
+	if msg != nil {
+		kind = f.parse(msg)
+	}
+	if kind == lineNone {
 		if f.drop {
 			return out, start, false
 		}
@@ -220,7 +364,7 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 		f.work = codecs.AppendTag(f.work, FailureTag)
 		return append(out, f.work...), start, false
 	}
-	r := &f.rec
+	t := f.enrich(kind, msg)
 
 	// event.created: the read time, as the document holds it (doc is not modified).
 	created := f.created[:0]
@@ -232,36 +376,83 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 		created = append(created, '"')
 		f.created = created
 	}
+	// From here on the event is routed by the time of the line, with or without a target,
+	// so that a redelivered event lands in the same daily index as the first delivery.
+	e.Timestamp = t
 
-	if f.cfg.Target != "" {
-		f.fields = append(f.fields[:0], '{')
-		f.fields = f.w.AppendFields(f.fields, r, created)
-		f.fields = append(f.fields, '}')
-		f.work = append(f.work[:0], doc...)
-		f.work = codecs.MergeObject(f.work, f.cfg.Target, f.fields)
-		return append(out, f.work...), start, true
-	}
-
-	// The document up to its closing brace, with @timestamp replaced in place, then the new
-	// members, then the brace; members the document already has are merged afterwards.
+	// The document up to its closing brace, with @timestamp (and, for an error line
+	// written at the top level, message) replaced in place, then the new members, then the
+	// brace; members the document already has are merged afterwards.
 	w := f.work[:0]
 	first := top.empty
+	replaceMsg := kind == lineError && f.cfg.Target == ""
+	pos := 0
+	// Replacements in document order.
+	type span struct{ s, e int }
+	var reps [2]span
+	nrep := 0
 	if top.tsStart >= 0 {
-		w = append(w, doc[:top.tsStart]...)
-		w = append(w, '"')
-		w = appendTime(w, r.Time)
-		w = append(w, '"')
-		w = append(w, doc[top.tsEnd:top.close]...)
-	} else {
-		w = append(w, doc[:top.close]...)
+		reps[nrep] = span{top.tsStart, top.tsEnd}
+		nrep++
+	}
+	if replaceMsg && top.mStart >= 0 {
+		reps[nrep] = span{top.mStart, top.mEnd}
+		nrep++
+	}
+	if nrep == 2 && reps[1].s < reps[0].s {
+		reps[0], reps[1] = reps[1], reps[0]
+	}
+	for i := 0; i < nrep; i++ {
+		w = append(w, doc[pos:reps[i].s]...)
+		if reps[i].s == top.tsStart {
+			w = append(w, f.ts...)
+		} else {
+			w = codecs.AppendQuoted(w, f.erec.Message)
+		}
+		pos = reps[i].e
+	}
+	w = append(w, doc[pos:top.close]...)
+	if top.tsStart < 0 {
 		if !first {
 			w = append(w, ',')
 		}
-		w = append(w, `"@timestamp":"`...)
-		w = appendTime(w, r.Time)
-		w = append(w, '"')
+		w = append(w, `"@timestamp":`...)
+		w = append(w, f.ts...)
 		first = false
 	}
+	if replaceMsg && top.mStart < 0 {
+		if !first {
+			w = append(w, ',')
+		}
+		w = append(w, `"message":`...)
+		w = codecs.AppendQuoted(w, f.erec.Message)
+		first = false
+	}
+
+	if f.cfg.Target != "" {
+		f.fields = append(f.fields[:0], `{"@timestamp":`...)
+		f.fields = append(f.fields, f.ts...)
+		if kind == lineError {
+			f.fields = append(f.fields, `,"message":`...)
+			f.fields = codecs.AppendQuoted(f.fields, f.erec.Message)
+		}
+		for g := group(0); g < nGroups; g++ {
+			n := len(f.fields)
+			f.fields = append(f.fields, ',', '"')
+			f.fields = append(f.fields, groupNames[g]...)
+			f.fields = append(f.fields, '"', ':')
+			var any bool
+			if f.fields, any = f.appendGroup(f.fields, kind, g, created); !any {
+				f.fields = f.fields[:n]
+			}
+		}
+		f.fields = append(f.fields, '}')
+		w = append(w, '}')
+		w = codecs.MergeObject(w, f.cfg.Target, f.fields)
+		f.work = w
+		return append(out, w...), start, true
+	}
+
 	for g := group(0); g < nGroups; g++ {
 		if top.present&(1<<g) != 0 {
 			continue
@@ -274,7 +465,7 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 		w = append(w, groupNames[g]...)
 		w = append(w, '"', ':')
 		var any bool
-		if w, any = f.w.appendGroup(w, g, r, created); any {
+		if w, any = f.appendGroup(w, kind, g, created); any {
 			first = false
 		} else {
 			w = w[:n]
@@ -286,12 +477,11 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 			continue
 		}
 		var any bool
-		if f.fields, any = f.w.appendGroup(f.fields[:0], g, r, created); any {
+		if f.fields, any = f.appendGroup(f.fields[:0], kind, g, created); any {
 			w = codecs.MergeObject(w, groupNames[g], f.fields)
 		}
 	}
 	f.work = w
-	e.Timestamp = time.Unix(r.Time, 0).UTC()
 	return append(out, w...), start, true
 }
 
@@ -339,6 +529,7 @@ type topInfo struct {
 	present        uint32 // bit g: the document has a member named groupNames[g]
 	tsStart, tsEnd int    // value of "@timestamp", or -1
 	fStart, fEnd   int    // value of the configured field (a top-level name), or -1
+	mStart, mEnd   int    // value of "message", or -1
 	close          int    // index of the closing '}'
 	empty          bool   // the object has no members
 }
@@ -347,7 +538,7 @@ type topInfo struct {
 // well-formed object (as far as member boundaries go; the codecs toolkit, which edits
 // documents, checks the rest).
 func scanTop(doc []byte, field string) (top topInfo, ok bool) {
-	top = topInfo{tsStart: -1, tsEnd: -1, fStart: -1, fEnd: -1}
+	top = topInfo{tsStart: -1, tsEnd: -1, fStart: -1, fEnd: -1, mStart: -1, mEnd: -1}
 	i := skipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
 		return top, false
@@ -384,6 +575,9 @@ func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 		}
 		if string(key) == field && top.fStart < 0 {
 			top.fStart, top.fEnd = vs, i
+		}
+		if string(key) == "message" && top.mStart < 0 {
+			top.mStart, top.mEnd = vs, i
 		}
 		for g := group(0); g < nGroups; g++ {
 			if string(key) == groupNames[g] {

@@ -235,7 +235,10 @@ func TestFilterDrop(t *testing.T) {
 	}
 }
 
-func TestFilterTarget(t *testing.T) {
+// TestFilterTargetRoutesByRequestTime: with a target, the event is still routed (and
+// @timestamp set) by the request time, so that a redelivery of the same line lands in the
+// same daily index as the first delivery (issue 12); the read time stays in event.created.
+func TestFilterTargetRoutesByRequestTime(t *testing.T) {
 	c := DefaultConfig()
 	c.Target = "apache_parsed"
 	c.Field = "log.original"
@@ -243,20 +246,36 @@ func TestFilterTarget(t *testing.T) {
 	msg, _ := json.Marshal(combinedLine)
 	doc := []byte(`{"@timestamp":"2026-11-21T07:16:26.746Z","log":{"original":` + string(msg) + `},"apache_parsed":{"keep":true}}`)
 	ts := time.Date(2026, 11, 21, 7, 16, 26, 746e6, time.UTC)
-	b := pipeline.NewBatch("t/0", []pipeline.Event{{Doc: doc, Timestamp: ts}}, nil)
-	f.Process(b)
-	got := decode(t, b.Events[0].Doc)
-	for k, v := range map[string]any{
-		"@timestamp": "2026-11-21T07:16:26.746Z", "apache_parsed.@timestamp": "2016-12-26T16:22:13.000Z",
-		"apache_parsed.keep": true, "apache_parsed.source.ip": "192.168.33.1",
-		"apache_parsed.event.created": "2026-11-21T07:16:26.746Z",
-	} {
-		if fmt.Sprint(got[k]) != fmt.Sprint(v) {
-			t.Errorf("%s = %#v, want %#v", k, got[k], v)
+	request := time.Date(2016, 12, 26, 16, 22, 13, 0, time.UTC)
+	// First delivery read at ts, redelivery read a day later: same routing time.
+	for _, readAt := range []time.Time{ts, ts.Add(24 * time.Hour)} {
+		b := pipeline.NewBatch("t/0", []pipeline.Event{{Doc: doc, Timestamp: readAt}}, nil)
+		f.Process(b)
+		got := decode(t, b.Events[0].Doc)
+		for k, v := range map[string]any{
+			"@timestamp": "2016-12-26T16:22:13.000Z", "apache_parsed.@timestamp": "2016-12-26T16:22:13.000Z",
+			"apache_parsed.keep": true, "apache_parsed.source.ip": "192.168.33.1",
+			"apache_parsed.event.created": "2026-11-21T07:16:26.746Z",
+		} {
+			if fmt.Sprint(got[k]) != fmt.Sprint(v) {
+				t.Errorf("%s = %#v, want %#v", k, got[k], v)
+			}
+		}
+		if !b.Events[0].Timestamp.Equal(request) {
+			t.Errorf("read at %v: routing timestamp %v, want the request time %v", readAt, b.Events[0].Timestamp, request)
 		}
 	}
-	if !b.Events[0].Timestamp.Equal(ts) {
-		t.Errorf("timestamp changed with a target: %v", b.Events[0].Timestamp)
+}
+
+// TestFilterUnparsedKeepsReadTime documents the limit: a line that does not parse keeps
+// the document's @timestamp (the read time written by the shipper) for routing.
+func TestFilterUnparsedKeepsReadTime(t *testing.T) {
+	f := newFilter(t, DefaultConfig())
+	ts := time.Date(2026, 11, 21, 7, 16, 26, 746e6, time.UTC)
+	b := pipeline.NewBatch("t/0", []pipeline.Event{{Doc: wireDoc("garbage", ""), Timestamp: ts}}, nil)
+	f.Process(b)
+	if !b.Events[0].Timestamp.Equal(ts) || decode(t, b.Events[0].Doc)["@timestamp"] != "2026-11-21T07:16:26.746Z" {
+		t.Errorf("unparsed line: timestamp %v, doc %s", b.Events[0].Timestamp, b.Events[0].Doc)
 	}
 }
 
@@ -267,10 +286,10 @@ func TestFilterLineEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := time.Date(2026, 11, 21, 7, 16, 26, 746e6, time.UTC)
-	origin := &pipeline.FileOrigin{Path: "/var/log/access_log", DeviceID: 1, Inode: 2, IDPrefix: "abc"}
+	origin := &pipeline.FileOrigin{Path: "/var/log/access_log", DeviceID: 1, Inode: 2}
 	b := pipeline.NewBatch("f", []pipeline.Event{
-		{Message: []byte(combinedLine), Timestamp: ts, Offset: 0, File: origin},
-		{Message: []byte("junk"), Timestamp: ts, Offset: 100, File: origin},
+		{Message: []byte(combinedLine), Timestamp: ts, Offset: 0, File: origin, ID: "abc-0"},
+		{Message: []byte("junk"), Timestamp: ts, Offset: 100, File: origin, ID: "abc-100"},
 	}, nil)
 	f.Process(b)
 	got := decode(t, b.Events[0].Doc)
@@ -393,4 +412,35 @@ func BenchmarkFilter(b *testing.B) {
 		f.Process(batch)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(src)), "ns/event")
+}
+
+// TestFilterAllocationsEnriched: with user agents, GeoIP and error lines, a batch still costs
+// one allocation once the caches are warm.
+func TestFilterAllocationsEnriched(t *testing.T) {
+	c := DefaultConfig()
+	c.Timezone = "Europe/Berlin"
+	c.GeoIP = &GeoIPConfig{CityDatabase: testCityDB, ASNDatabase: testASNDB}
+	f := newFilter(t, c)
+	lines := []string{
+		`89.160.20.112 - - [26/Dec/2016:18:23:35 +0200] "GET / HTTP/1.1" 200 45 "-" "Mozilla/5.0 (Windows NT 6.1; rv:15.0) Gecko/20120716 Firefox/15.0a2"`,
+		"[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid 35708:tid 4328636416] [client 89.160.20.112] File does not exist: /x",
+		"[Mon Dec 26 16:22:08 2016] [error] [client 81.2.69.142] y",
+	}
+	src := make([]pipeline.Event, 60)
+	for i := range src {
+		src[i] = pipeline.Event{Doc: wireDoc(lines[i%len(lines)], "")}
+	}
+	evs := make([]pipeline.Event, len(src))
+	b := &pipeline.Batch{}
+	allocs := testing.AllocsPerRun(20, func() {
+		copy(evs, src)
+		b.Events = evs
+		f.Process(b)
+	})
+	if allocs > 1 {
+		t.Errorf("%v allocations per batch of %d events, want 1", allocs, len(src))
+	}
+	if got := decode(t, b.Events[1].Doc); got["source.geo.city_name"] != "Linköping" || got["@timestamp"] != "2011-09-09T10:42:29.902+02:00" {
+		t.Errorf("not enriched: %s", b.Events[1].Doc)
+	}
 }

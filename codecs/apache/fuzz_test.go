@@ -17,12 +17,16 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(combinedLine))
 	f.Add(benchLine)
+	f.Add([]byte("[Wed Oct 20 19:20:59.121211 2021] [rewrite:trace3] [pid 121591:tid 140413273032448] [client 10.1.2.3:38350] File does not exist: /a/b, referer: http://x/y"))
+	f.Add([]byte("[Mon Dec 26 16:22:08 2016] [error] [client ::1] x"))
 	flt := newFilter(f, DefaultConfig())
 	var w Writer
 	ts := time.Date(2026, 11, 21, 7, 16, 26, 746e6, time.UTC)
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var r Record
 		parsed := Parse(line, &r)
+		var er ErrorRecord
+		parsedError := ParseError(line, &er)
 		if parsed {
 			doc := append([]byte{'{'}, w.AppendFields(nil, &r, []byte(`"2026-11-21T07:16:26.746Z"`))...)
 			doc = append(doc, '}')
@@ -42,7 +46,7 @@ func FuzzParse(f *testing.F) {
 		// (for valid UTF-8, which the JSON encoding keeps as is).
 		if utf8.Valid(line) {
 			wantFailed := uint64(0)
-			if !parsed {
+			if !parsed && !parsedError {
 				wantFailed = 2
 			}
 			if got := flt.Failed() - failedBefore; got != wantFailed {
@@ -70,6 +74,8 @@ func FuzzFilterDocument(f *testing.F) {
 	f.Add([]byte(`{}`), false)
 	f.Add([]byte(`{"message":"\u0031.2.3.4 - - [01/Jan/2024:00:00:00 +0000] \"-\" 408 -","\u0065vent":{}}`), false)
 	f.Add([]byte(`{"message":"x","tags":[1,{"a":"]"}]}`), true)
+	f.Add([]byte(`{"log":{"level":1},"message":"[Mon Dec 26 16:22:08 2016] [error] [client 1.2.3.4] x","@timestamp":1,"event":{"original":2}}`), false)
+	f.Add([]byte(`{"@timestamp":"x","message":"[Mon Dec 26 16:22:08 2016] [error] y","process":"z"}`), true)
 	plain := newFilter(f, DefaultConfig())
 	c := DefaultConfig()
 	c.Target = "parsed"

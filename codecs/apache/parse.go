@@ -1,12 +1,14 @@
-// Package apache parses Apache HTTP Server access log lines into the Elastic Common Schema
-// (ECS) fields that Filebeat's apache module produces, and provides the "apache" filter stage
-// that adds those fields to events.
+// Package apache parses Apache HTTP Server access and error_log lines into the Elastic
+// Common Schema (ECS) fields that Filebeat's apache module produces, and provides the
+// "apache" filter stage that adds those fields to events, together with what that module's
+// ingest pipeline adds through Elasticsearch's user_agent processor (uap-core's rules, with
+// a bounded cache) and geoip processor (MaxMind databases, reloaded when replaced on disk).
 //
-// The parser is hand-written (no regular expression per line) and allocation-free: Parse
-// fills a Record whose byte slices point into the line, and AppendFields writes the fields
-// as nested JSON members with an appending encoder.
+// The parsers are hand-written (no regular expression per line) and allocation-free: Parse
+// and ParseError fill a Record or ErrorRecord whose byte slices point into the line, and the
+// writers append the fields as nested JSON members with an appending encoder.
 //
-// Recognised layouts (Filebeat's grok patterns, in the same order of preference):
+// Recognised access layouts (Filebeat's grok patterns, in the same order of preference):
 //
 //	vhost[:port] client ident user [time] "request" status bytes ["referrer" ["user agent"]]
 //	client ident user [time] "request" status bytes ["referrer" ["user agent"]]

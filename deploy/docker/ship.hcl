@@ -2,7 +2,8 @@
 data_dir = "/var/lib/logpipe/ship"
 
 input "file" "access" {
-  paths          = ["/etc/httpd/logs/access_log"]
+  paths          = ["/etc/httpd/logs/access_log*"]   # the live file and its rotations
+  exclude        = ["*.gz"]
   start_position = "beginning"
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -158,6 +159,13 @@ func TestScriptsCreateUser(t *testing.T) {
 	if !strings.Contains(string(post), "/run/systemd/system") || !strings.Contains(string(post), "systemctl daemon-reload") {
 		t.Error("postinstall does not reload systemd when it runs")
 	}
+	// data_dir must be usable by the logpipe user before the first start, so that
+	// `sudo -u logpipe logpipe validate` passes on a fresh install.
+	for _, dir := range []string{"/var/lib/logpipe/ship", "/var/lib/logpipe/index"} {
+		if !strings.Contains(string(post), dir) || !strings.Contains(string(post), "install -d -o logpipe -g logpipe") {
+			t.Errorf("postinstall does not create %s for the logpipe user", dir)
+		}
+	}
 	for _, u := range []string{"logpipe-ship", "logpipe-index"} {
 		unit, err := os.ReadFile(filepath.Join(repoRoot, "deploy/systemd", u+".service"))
 		if err != nil {
@@ -166,5 +174,81 @@ func TestScriptsCreateUser(t *testing.T) {
 		if !strings.Contains(string(unit), "User=logpipe") || !strings.Contains(string(unit), "/etc/logpipe/") {
 			t.Errorf("%s: expected User=logpipe and a config in /etc/logpipe", u)
 		}
+	}
+}
+
+// Each unit reads /etc/default/logpipe-<role> (EnvironmentFile=) for the secrets of env():
+// the package installs it as a config file that an upgrade keeps, readable by root only.
+func TestEnvironmentFiles(t *testing.T) {
+	c := load(t)
+	for _, role := range []string{"ship", "index"} {
+		dst := "/etc/default/logpipe-" + role
+		unit, err := os.ReadFile(filepath.Join(repoRoot, "deploy/systemd/logpipe-"+role+".service"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(unit), "\nEnvironmentFile=-"+dst+"\n") {
+			t.Errorf("logpipe-%s.service does not read %s", role, dst)
+		}
+		found := false
+		for _, e := range c.Contents {
+			if e.Dst != dst {
+				continue
+			}
+			found = true
+			if e.Type != "config|noreplace" || e.FileInfo.Mode != 0o600 || e.FileInfo.Owner != "root" {
+				t.Errorf("%s: type %q mode %o owner %q, want config|noreplace 0600 root", dst, e.Type, e.FileInfo.Mode, e.FileInfo.Owner)
+			}
+			b, err := os.ReadFile(filepath.Join(repoRoot, e.Src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Only comments: a default that set a variable would override the operator's intent.
+			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				if l != "" && !strings.HasPrefix(l, "#") {
+					t.Errorf("%s sets %q by default", e.Src, l)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s is not installed", dst)
+		}
+	}
+}
+
+var readmeLinkRE = regexp.MustCompile(`\]\(([A-Za-z0-9_./-]*README\.md)(?:#[^)]*)?\)`)
+
+// The installed README links to the stage READMEs by relative path: every README it reaches
+// through those links is installed at the same relative path below /usr/share/doc/logpipe.
+func TestLinkedReadmesPackaged(t *testing.T) {
+	c := load(t)
+	installed := map[string]string{}
+	for _, e := range c.Contents {
+		if rel, ok := strings.CutPrefix(e.Dst, "/usr/share/doc/logpipe/"); ok {
+			installed[rel] = e.Src
+		}
+	}
+	todo, seen := []string{"README.md"}, map[string]bool{"README.md": true}
+	for len(todo) > 0 {
+		doc := todo[0]
+		todo = todo[1:]
+		if installed[doc] != doc {
+			t.Errorf("%s is linked but not installed as /usr/share/doc/logpipe/%s", doc, doc)
+		}
+		b, err := os.ReadFile(filepath.Join(repoRoot, doc))
+		if err != nil {
+			t.Errorf("%s: %v", doc, err)
+			continue
+		}
+		for _, m := range readmeLinkRE.FindAllStringSubmatch(string(b), -1) {
+			target := filepath.ToSlash(filepath.Clean(filepath.Join(filepath.Dir(doc), m[1])))
+			if !seen[target] {
+				seen[target] = true
+				todo = append(todo, target)
+			}
+		}
+	}
+	if len(seen) < 2 {
+		t.Error("README.md links to no stage README")
 	}
 }

@@ -60,12 +60,22 @@ func TestUnitsContract(t *testing.T) {
 			"NoNewPrivileges":          "yes",
 			"User":                     "logpipe",
 			"KillSignal":               "SIGTERM",
-			"RestartPreventExitStatus": "2",
+			"RestartPreventExitStatus": "78", // EX_CONFIG: a configuration error waits for a fix
+			"EnvironmentFile":          "-/etc/default/logpipe-" + role,
+			// Files left in the state directory by root must not stop the service.
+			"ExecStartPre": "+/usr/bin/chown -R logpipe:logpipe /var/lib/" + state,
+			// SIGHUP reloads the configuration (invalid: logged, the old pipeline keeps running).
+			"ExecReload": "/bin/kill -HUP $MAINPID",
 		}
 		for k, v := range want {
 			if kv[k] != v {
 				t.Errorf("%s: %s=%q, want %q", role, k, kv[k], v)
 			}
+		}
+		// RestartPreventExitStatus applies to the main process only: a validation run as
+		// ExecStartPre would turn a configuration error into a restart loop.
+		if strings.Count(string(b), "\nExecStartPre=") != 1 {
+			t.Errorf("%s: want exactly one ExecStartPre (the chown), got:\n%s", role, b)
 		}
 		stop, err := time.ParseDuration(kv["TimeoutStopSec"])
 		if err != nil || stop <= pipeline.DefaultDrainTimeout {

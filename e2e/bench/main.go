@@ -4,8 +4,11 @@
 //   - floor-produce: `kcat -P -l` of the raw lines (librdkafka, acks=all, lz4);
 //   - ship: `logpipe ship --once` of the same file with the full wire-format event;
 //   - floor-consume: `kcat -C -e -q -o beginning` reading what ship produced;
-//   - index: `logpipe index --once` of that topic through the apache filter into a _bulk
-//     endpoint that answers at once.
+//   - index: `logpipe index --once` of that topic through the apache filter (its defaults:
+//     user agents on, no GeoIP) into a _bulk endpoint that answers at once;
+//   - index-plain: the same with user_agent = false (the filter without enrichment);
+//   - index-geoip: the same with user agents and GeoIP (MaxMind's test databases from
+//     -geoip-dir: the tree walk of every address is measured, most are not found).
 //
 // For each it reports wall time, lines/s, CPU seconds (user+system from the kernel's rusage of
 // the child) and peak RSS, and the ratio to its floor, as the median of -runs repetitions. It
@@ -46,6 +49,7 @@ func main() {
 	flag.StringVar(&profileDir, "profile", "", "write pprof CPU and allocation profiles of ship and index into `DIR` (ship.cpu, ship.mem, index.cpu, index.mem; the last run wins)")
 	stallBacklog := flag.String("stall-backlog", "", "also measure memory with stalled outputs and this much backlog (e.g. 1GB; empty: skip)")
 	stallWatch := flag.Duration("stall-watch", 15*time.Second, "how long to watch a stalled process")
+	flag.StringVar(&geoipDir, "geoip-dir", "codecs/apache/testdata/geoip", "directory of GeoLite2-City-Test.mmdb and GeoLite2-ASN-Test.mmdb for the index-geoip row")
 	flag.Parse()
 
 	if err := benchAll(*logpipe, *broker, *dir, *lines, *runs, *stallBacklog, *stallWatch); err != nil {
@@ -84,6 +88,9 @@ func benchAll(logpipe, broker, dir string, lines, runs int, stallBacklog string,
 	}
 	return nil
 }
+
+// geoipDir holds the MaxMind test databases used by the index-geoip row (-geoip-dir).
+var geoipDir string
 
 // profileDir, when set, makes ship and index write pprof profiles there (-profile).
 var profileDir string
@@ -126,7 +133,7 @@ func run(logpipe, broker string, n, runs int, dir string) error {
 	}
 	defer srv.Close()
 
-	names := []string{"floor-produce", "ship", "floor-consume", "index"}
+	names := []string{"floor-produce", "ship", "floor-consume", "index-plain", "index", "index-geoip"}
 	all := map[string][]result{}
 	for r := 0; r < runs; r++ {
 		res, err := oneRun(logpipe, broker, dir, logFile, sinkURL, n, sink)
@@ -143,7 +150,7 @@ func run(logpipe, broker string, n, runs int, dir string) error {
 	fmt.Printf("\nmachine: %d cores, %s/%s, %s; %d lines, medians of %d runs\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), n, runs)
 	fmt.Println("| stage | time | lines/s | CPU-s | peak RSS | ratio to floor |")
 	fmt.Println("|---|---|---|---|---|---|")
-	floorOf := map[string]string{"ship": "floor-produce", "index": "floor-consume"}
+	floorOf := map[string]string{"ship": "floor-produce", "index": "floor-consume", "index-plain": "floor-consume", "index-geoip": "floor-consume"}
 	for _, name := range names {
 		m := median(all[name])
 		ratio := "-"
@@ -152,6 +159,13 @@ func run(logpipe, broker string, n, runs int, dir string) error {
 		}
 		fmt.Printf("| %s | %.2fs | %.0f | %.2f | %.0f MiB | %s |\n", name, m.wall.Seconds(), float64(n)/m.wall.Seconds(), m.cpu.Seconds(), float64(m.rssKB)/1024, ratio)
 	}
+	plain := median(all["index-plain"])
+	for _, name := range []string{"index", "index-geoip"} {
+		m := median(all[name])
+		fmt.Printf("\n%s vs index-plain: throughput %+.1f%%, CPU %+.1f%%", name,
+			100*(plain.wall.Seconds()/m.wall.Seconds()-1), 100*(m.cpu.Seconds()/plain.cpu.Seconds()-1))
+	}
+	fmt.Println()
 	return nil
 }
 
@@ -218,16 +232,24 @@ func oneRun(logpipe, brokerBin, dir, logFile, sinkURL string, n int, sink *bulkS
 		return nil, fmt.Errorf("topic kafka_test holds %d records after ship, want %d", counter.n, n)
 	}
 
-	indexCfg, err := writeIndexConfig(runDir, addr, sinkURL, "test123", "warn", "30s")
-	if err != nil {
-		return nil, err
-	}
-	sink.docs.Store(0)
-	if err := measure("index", exec.CommandContext(ctx, logpipe, append([]string{"index", "--once", "-c", indexCfg}, profileArgs("index")...)...)); err != nil {
-		return nil, err
-	}
-	if got := sink.docs.Load(); got < int64(n) {
-		return nil, fmt.Errorf("the bulk endpoint received %d documents, want %d", got, n)
+	// The same topic three times, each row in its own consumer group.
+	for _, row := range []struct{ name, group, filter string }{
+		{"index-plain", "bench-plain", "user_agent = false"},
+		{"index", "test123", ""},
+		{"index-geoip", "bench-geoip", fmt.Sprintf("geoip {\n    city_database = %q\n    asn_database  = %q\n  }",
+			filepath.Join(geoipDir, "GeoLite2-City-Test.mmdb"), filepath.Join(geoipDir, "GeoLite2-ASN-Test.mmdb"))},
+	} {
+		indexCfg, err := writeIndexConfig(runDir, row.name, addr, sinkURL, row.group, "warn", "30s", row.filter)
+		if err != nil {
+			return nil, err
+		}
+		sink.docs.Store(0)
+		if err := measure(row.name, exec.CommandContext(ctx, logpipe, append([]string{"index", "--once", "-c", indexCfg}, profileArgs(row.name)...)...)); err != nil {
+			return nil, err
+		}
+		if got := sink.docs.Load(); got < int64(n) {
+			return nil, fmt.Errorf("%s: the bulk endpoint received %d documents, want %d", row.name, got, n)
+		}
 	}
 	return res, nil
 }
@@ -362,10 +384,10 @@ output "kafka" "main" {
 `, filepath.Join(dir, "ship"), drain, logLevel, logFile, addr)), 0o644)
 }
 
-// writeIndexConfig writes dir/index.hcl: kafka_test on addr as group, through the apache
-// filter, into the _bulk endpoint at esURL.
-func writeIndexConfig(dir, addr, esURL, group, logLevel, drain string) (string, error) {
-	path := filepath.Join(dir, "index.hcl")
+// writeIndexConfig writes dir/<name>.hcl: kafka_test on addr as group, through the apache
+// filter (with filterBody added to its block), into the _bulk endpoint at esURL.
+func writeIndexConfig(dir, name, addr, esURL, group, logLevel, drain, filterBody string) (string, error) {
+	path := filepath.Join(dir, name+".hcl")
 	return path, os.WriteFile(path, []byte(fmt.Sprintf(`
 data_dir      = %q
 drain_timeout = %q
@@ -378,11 +400,12 @@ input "kafka" "main" {
 }
 filter "apache" "access" {
   field = "message"
+  %s
 }
 output "elasticsearch" "main" {
   hosts           = [%q]
   index           = "filebeat_test-%%{+YYYY.MM.dd}"
   manage_template = false
 }
-`, filepath.Join(dir, "index"), drain, logLevel, addr, group, esURL)), 0o644)
+`, filepath.Join(dir, name), drain, logLevel, addr, group, filterBody, esURL)), 0o644)
 }

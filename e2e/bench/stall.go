@@ -104,7 +104,7 @@ func stalled(logpipe, brokerBin, dir string, backlog int64, watch time.Duration)
 	go srv.Serve(l)
 	defer srv.Close()
 	defer sink.unblock()
-	indexCfg, err := writeIndexConfig(stallDir, addr, "http://"+l.Addr().String(), "stall", "error", "1s")
+	indexCfg, err := writeIndexConfig(stallDir, "index", addr, "http://"+l.Addr().String(), "stall", "error", "1s", "")
 	if err != nil {
 		return err
 	}

@@ -28,9 +28,20 @@
 //     coerced as Elasticsearch does (numeric strings into long fields, numbers into keyword).
 //   - A body above the http.max_content_length limit (default 100mb) is answered 413.
 //   - Optional security: basic auth or an API key; missing or wrong credentials give 401
-//     security_exception.
+//     security_exception. SetWritesDenied takes the write privileges on some indices away from
+//     the user: their _bulk items are answered 403 security_exception ("action [...] is
+//     unauthorized for user [...] ... this action is granted by the index privileges [...]"),
+//     while the request as a whole is 200, as Elasticsearch authorizes bulk items one by one.
+//   - Index blocks (SetIndexBlock): index.blocks.write and index.blocks.read_only answer items
+//     of an existing index 403 cluster_block_exception, read_only_allow_delete (the disk
+//     flood-stage block) 429 cluster_block_exception.
+//   - Ingest pipelines: PUT|GET|DELETE /_ingest/pipeline/<id> (or AddPipeline); the pipeline
+//     query parameter of _bulk and the pipeline parameter of an action choose one ("_none":
+//     none). A pipeline that does not exist fails the item with 400 illegal_argument_exception
+//     "pipeline with id [<id>] does not exist". Pipelines are not run: the server records the
+//     pipeline of each document (Document.Pipeline).
 //
-// Fault injection for tests: RejectItems (a fraction of items answered 429
+// Fault injection for tests: SetWritesDenied, SetIndexBlock, RejectItems (a fraction of items answered 429
 // es_rejected_execution_exception), FailRequests (whole _bulk requests answered 429 or 503),
 // SetDown (connection refused, then up again on the same address), SetHangUp (connections
 // accepted and closed without an answer), SetLatency, MapField and SetMaxContentLength.
@@ -89,6 +100,8 @@ type Document struct {
 	Source  json.RawMessage
 	Version int64
 	SeqNo   int64
+	// Pipeline is the ingest pipeline the document went through ("" for none).
+	Pipeline string
 }
 
 // Stats counts what the server did.
@@ -102,6 +115,8 @@ type Stats struct {
 	ParseFailures  int // items answered 400 document_parsing_exception
 	FailedRequests int // whole requests answered by FailRequests
 	TooLarge       int // requests answered 413
+	Denied         int // items answered 403 security_exception (SetWritesDenied)
+	Blocked        int // items answered cluster_block_exception (SetIndexBlock)
 	HungUp         int // connections closed by SetHangUp
 }
 
@@ -122,6 +137,9 @@ type Server struct {
 	templates  map[string]json.RawMessage
 	tmplParsed map[string]*template
 	fields     map[string]string // MapField: dotted path -> type, for every index
+	denied     map[string]bool   // SetWritesDenied: index patterns without write privileges
+	blocks     map[string]string // SetIndexBlock: index pattern -> block
+	pipelines  map[string]json.RawMessage
 	rejectFrac float64
 	rng        *mrand.Rand
 	failStatus int
@@ -163,6 +181,9 @@ func New(opts Options) *Server {
 		templates:  map[string]json.RawMessage{},
 		tmplParsed: map[string]*template{},
 		fields:     map[string]string{},
+		denied:     map[string]bool{},
+		blocks:     map[string]string{},
+		pipelines:  map[string]json.RawMessage{},
 		rng:        mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		maxContent: opts.MaxContentLength,
 		conns:      map[net.Conn]struct{}{},
@@ -280,6 +301,43 @@ func (s *Server) FailRequests(status, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failStatus, s.failLeft = status, n
+}
+
+// SetWritesDenied takes the privileges to write to (and auto-create) the indices matching
+// pattern (a name, "*" wildcards, comma-separated) away from the user (denied true), or
+// gives them back. Items of a _bulk request that target those indices are answered 403
+// security_exception; the request itself is answered 200, as Elasticsearch does.
+func (s *Server) SetWritesDenied(pattern string, denied bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if denied {
+		s.denied[pattern] = true
+	} else {
+		delete(s.denied, pattern)
+	}
+}
+
+// SetIndexBlock sets an index block on the existing indices matching pattern: "write"
+// (index.blocks.write), "read_only" (index.blocks.read_only), "read_only_allow_delete" (the
+// block the disk flood-stage watermark sets), or "" to remove it.
+func (s *Server) SetIndexBlock(pattern, block string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if block == "" {
+		delete(s.blocks, pattern)
+	} else {
+		s.blocks[pattern] = block
+	}
+}
+
+// AddPipeline creates (or replaces) an ingest pipeline, as PUT /_ingest/pipeline/<id> does.
+func (s *Server) AddPipeline(id string, body json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(body) == 0 {
+		body = json.RawMessage(`{"processors":[]}`)
+	}
+	s.pipelines[id] = append(json.RawMessage(nil), body...)
 }
 
 // SetLatency delays every answer by d.
@@ -440,6 +498,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.health(w)
 	case len(parts) == 2 && parts[0] == "_index_template":
 		s.indexTemplate(w, r, parts[1])
+	case len(parts) == 3 && parts[0] == "_ingest" && parts[1] == "pipeline":
+		s.ingestPipeline(w, r, parts[2])
 	case len(parts) == 2 && parts[1] == "_count" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		s.count(w, parts[0])
 	case len(parts) == 2 && parts[1] == "_refresh" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
@@ -449,6 +509,69 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusMethodNotAllowed, "illegal_argument_exception", fmt.Sprintf(
 			"Incorrect HTTP method for uri [%s] and method [%s]", r.URL.RequestURI(), r.Method))
+	}
+}
+
+// principal names the authenticated user in security messages, as Elasticsearch does.
+func (s *Server) principal(r *http.Request) string {
+	if u, _, ok := r.BasicAuth(); ok && u != "" {
+		return "user [" + u + "]"
+	}
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "ApiKey ") {
+		id := "estest-key"
+		if raw, err := base64.StdEncoding.DecodeString(h[7:]); err == nil {
+			if i := bytes.IndexByte(raw, ':'); i > 0 {
+				id = string(raw[:i])
+			}
+		}
+		return "API key id [" + id + "] of user [estest]"
+	}
+	return "user [_anonymous]"
+}
+
+func (s *Server) ingestPipeline(w http.ResponseWriter, r *http.Request, id string) {
+	switch r.Method {
+	case http.MethodPut:
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		var p struct {
+			Processors json.RawMessage `json:"processors"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			writeError(w, http.StatusBadRequest, "x_content_parse_exception", "[1:1] [pipeline] failed to parse: "+err.Error())
+			return
+		}
+		if len(p.Processors) == 0 {
+			writeError(w, http.StatusBadRequest, "parse_exception", "[processors] required property is missing")
+			return
+		}
+		s.AddPipeline(id, body)
+		writeJSON(w, http.StatusOK, map[string]bool{"acknowledged": true})
+	case http.MethodGet:
+		s.mu.Lock()
+		body, ok := s.pipelines[id]
+		s.mu.Unlock()
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]any{})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{%s:%s}`, jsonString(id), body)
+	case http.MethodDelete:
+		s.mu.Lock()
+		_, ok := s.pipelines[id]
+		delete(s.pipelines, id)
+		s.mu.Unlock()
+		if !ok {
+			writeError(w, http.StatusNotFound, "resource_not_found_exception", "pipeline ["+id+"] is missing")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"acknowledged": true})
+	default:
+		writeError(w, http.StatusMethodNotAllowed, "illegal_argument_exception",
+			"Incorrect HTTP method for uri ["+r.URL.RequestURI()+"] and method ["+r.Method+"]")
 	}
 }
 
@@ -690,6 +813,14 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, defIndex string) {
 	s.mu.Unlock()
 
 	ops, perr := parseBulk(body, defIndex)
+	if perr == nil {
+		defPipeline := r.URL.Query().Get("pipeline")
+		for i := range ops {
+			if !ops[i].hasPipeline {
+				ops[i].pipeline = defPipeline
+			}
+		}
+	}
 	if perr != nil {
 		writeError(w, http.StatusBadRequest, perr.typ, perr.reason)
 		return
@@ -697,6 +828,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, defIndex string) {
 
 	items := make([]byte, 0, len(ops)*200)
 	anyErr := false
+	who := s.principal(r)
 	s.mu.Lock()
 	s.stats.BulkRequests++
 	for i := range ops {
@@ -704,7 +836,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, defIndex string) {
 			items = append(items, ',')
 		}
 		var failed bool
-		items, failed = s.apply(items, &ops[i])
+		items, failed = s.apply(items, &ops[i], who)
 		anyErr = anyErr || failed
 	}
 	s.mu.Unlock()
@@ -742,6 +874,10 @@ type bulkOp struct {
 	source []byte
 	// indexErr is an invalid_index_name_exception reason, answered per item.
 	indexErr string
+	// pipeline is the ingest pipeline of the action, or of the request when the action
+	// names none (hasPipeline false).
+	pipeline    string
+	hasPipeline bool
 }
 
 type parseError struct{ typ, reason string }
@@ -834,6 +970,12 @@ func parseBulk(body []byte, defIndex string) ([]bulkOp, *parseError) {
 				} else {
 					op.id = str
 				}
+			case "pipeline":
+				if err := json.Unmarshal(v, &str); err != nil {
+					return nil, &parseError{"illegal_argument_exception", fmt.Sprintf(
+						"Malformed action/metadata line [%d], expected a simple value for field [%s] but found [%s]", actLine, k, tokenName(v))}
+				}
+				op.pipeline, op.hasPipeline = str, true
 			case "op_type":
 				_ = json.Unmarshal(v, &str)
 				if op.action == "index" && str == "create" {
@@ -923,7 +1065,7 @@ func validateIndexName(n string) string {
 }
 
 // apply runs one operation with s.mu held and appends its response item to out.
-func (s *Server) apply(out []byte, op *bulkOp) ([]byte, bool) {
+func (s *Server) apply(out []byte, op *bulkOp, who string) ([]byte, bool) {
 	s.stats.Items++
 	out = append(out, `{"`...)
 	out = append(out, op.action...)
@@ -963,9 +1105,52 @@ func (s *Server) apply(out []byte, op *bulkOp) ([]byte, bool) {
 		return itemErr(429, "es_rejected_execution_exception",
 			"rejected execution of org.elasticsearch.action.support.replication.TransportWriteAction$1/WrappedActionListener on EsThreadPoolExecutor[name = estest-node-1/write, queue capacity = 10000, task execution stats]", "")
 	}
+	// Authorization comes first, item by item: a missing index needs the auto_create
+	// privilege, an existing one the privilege of the action.
+	ix := s.indices[op.index]
+	for p := range s.denied {
+		if !matchPattern(p, op.index) {
+			continue
+		}
+		s.stats.Denied++
+		action, privs := "indices:data/write/index:op_type/"+op.action, "create_doc,create,index,write,all"
+		switch {
+		case ix == nil && op.action != "delete":
+			action, privs = "indices:admin/auto_create", "auto_configure,create_index,manage,all"
+		case op.action == "index":
+			privs = "index,write,all"
+		case op.action == "update":
+			action, privs = "indices:data/write/update", "index,write,all"
+		case op.action == "delete":
+			action, privs = "indices:data/write/delete", "delete,write,all"
+		}
+		return itemErr(403, "security_exception", "action ["+action+"] is unauthorized for "+who+
+			" with effective roles [estest_writer] on indices ["+op.index+"], this action is granted by the index privileges ["+privs+"]", "")
+	}
+	if ix != nil {
+		for p, b := range s.blocks {
+			if !matchPattern(p, op.index) {
+				continue
+			}
+			s.stats.Blocked++
+			switch b {
+			case "read_only_allow_delete":
+				return itemErr(429, "cluster_block_exception", "index ["+op.index+
+					"] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block; for more information, see https://ela.st/es-req-flood-stage-watermark];", "")
+			case "read_only":
+				return itemErr(403, "cluster_block_exception", "index ["+op.index+"] blocked by: [FORBIDDEN/5/index read-only (api)];", "")
+			default:
+				return itemErr(403, "cluster_block_exception", "index ["+op.index+"] blocked by: [FORBIDDEN/8/index write (api)];", "")
+			}
+		}
+	}
+	if op.pipeline != "" && op.pipeline != "_none" && op.action != "delete" {
+		if _, ok := s.pipelines[op.pipeline]; !ok {
+			return itemErr(400, "illegal_argument_exception", "pipeline with id ["+op.pipeline+"] does not exist", "")
+		}
+	}
 	// Every action but delete creates a missing index (TransportBulkAction's auto-create
 	// step, which includes update); a delete on a missing index fails the item.
-	ix := s.indices[op.index]
 	if ix == nil && op.action != "delete" {
 		ix = s.createIndex(op.index)
 	}
@@ -1035,6 +1220,9 @@ func (s *Server) apply(out []byte, op *bulkOp) ([]byte, bool) {
 		return itemErr(400, "document_parsing_exception", perr.reason, extra)
 	}
 	d := &Document{Index: op.index, ID: op.id, Source: append(json.RawMessage(nil), source...), Version: 1, SeqNo: ix.seq}
+	if op.pipeline != "_none" {
+		d.Pipeline = op.pipeline
+	}
 	result, status := "created", 201
 	if existing != nil {
 		d.Version = existing.Version + 1

@@ -494,3 +494,102 @@ func TestFilterPath(t *testing.T) {
 		t.Errorf("%d items, want only the failed one", len(m.Items))
 	}
 }
+
+// Missing write privileges fail the items of the indices concerned with 403
+// security_exception, the request itself is 200; other items are stored. A missing index
+// needs auto_create, an existing one the create privilege.
+func TestWritesDeniedPerItem(t *testing.T) {
+	s := start(t, Options{})
+	if st, r := bulk(t, s, `{"create":{"_index":"logs-b","_id":"0"}}`+"\n{}\n"); st != 200 || r.Items[0]["create"].Status != 201 {
+		t.Fatalf("%d %+v", st, r)
+	}
+	s.SetWritesDenied("logs-*", true)
+	st, r := bulk(t, s, `{"create":{"_index":"logs-a","_id":"1"}}`+"\n{}\n"+
+		`{"create":{"_index":"other","_id":"2"}}`+"\n{}\n"+
+		`{"create":{"_index":"logs-b","_id":"3"}}`+"\n{}\n")
+	if st != 200 || !r.Errors || len(r.Items) != 3 {
+		t.Fatalf("%d %+v", st, r)
+	}
+	a, o, b := r.Items[0]["create"], r.Items[1]["create"], r.Items[2]["create"]
+	if a.Status != 403 || a.Error.Type != "security_exception" ||
+		a.Error.Reason != "action [indices:admin/auto_create] is unauthorized for user [_anonymous] with effective roles [estest_writer] on indices [logs-a], this action is granted by the index privileges [auto_configure,create_index,manage,all]" {
+		t.Errorf("missing index: %+v %+v", a, a.Error)
+	}
+	if b.Status != 403 || b.Error.Type != "security_exception" ||
+		!strings.HasPrefix(b.Error.Reason, "action [indices:data/write/index:op_type/create] is unauthorized") ||
+		!strings.HasSuffix(b.Error.Reason, "index privileges [create_doc,create,index,write,all]") {
+		t.Errorf("existing index: %+v %+v", b, b.Error)
+	}
+	if o.Status != 201 {
+		t.Errorf("other index: %+v", o)
+	}
+	s.SetWritesDenied("logs-*", false)
+	if _, r := bulk(t, s, `{"create":{"_index":"logs-a","_id":"1"}}`+"\n{}\n"); r.Items[0]["create"].Status != 201 {
+		t.Errorf("after the privileges came back: %+v", r.Items[0]["create"])
+	}
+	if st := s.Stats(); st.Denied != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// Index blocks: write and read_only are 403 cluster_block_exception, the flood-stage block
+// 429, item by item.
+func TestIndexBlocks(t *testing.T) {
+	s := start(t, Options{})
+	bulk(t, s, `{"create":{"_index":"a","_id":"0"}}`+"\n{}\n"+`{"create":{"_index":"b","_id":"0"}}`+"\n{}\n"+`{"create":{"_index":"c","_id":"0"}}`+"\n{}\n")
+	s.SetIndexBlock("a", "write")
+	s.SetIndexBlock("b", "read_only")
+	s.SetIndexBlock("c", "read_only_allow_delete")
+	_, r := bulk(t, s, `{"create":{"_index":"a","_id":"1"}}`+"\n{}\n"+`{"create":{"_index":"b","_id":"1"}}`+"\n{}\n"+
+		`{"create":{"_index":"c","_id":"1"}}`+"\n{}\n"+`{"create":{"_index":"d","_id":"1"}}`+"\n{}\n")
+	want := []struct {
+		status int
+		reason string
+	}{
+		{403, "index [a] blocked by: [FORBIDDEN/8/index write (api)];"},
+		{403, "index [b] blocked by: [FORBIDDEN/5/index read-only (api)];"},
+		{429, "index [c] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark"},
+	}
+	for i, w := range want {
+		it := r.Items[i]["create"]
+		if it.Status != w.status || it.Error == nil || it.Error.Type != "cluster_block_exception" || !strings.HasPrefix(it.Error.Reason, w.reason) {
+			t.Errorf("item %d: %+v %+v", i, it, it.Error)
+		}
+	}
+	if it := r.Items[3]["create"]; it.Status != 201 {
+		t.Errorf("unblocked index: %+v", it)
+	}
+	s.SetIndexBlock("a", "")
+	if _, r := bulk(t, s, `{"create":{"_index":"a","_id":"1"}}`+"\n{}\n"); r.Items[0]["create"].Status != 201 {
+		t.Errorf("after the block was removed: %+v", r.Items[0]["create"])
+	}
+}
+
+// The pipeline query parameter and the action's pipeline parameter choose an ingest
+// pipeline, which must exist; the server records it.
+func TestIngestPipelineRecorded(t *testing.T) {
+	s := start(t, Options{})
+	if st, _, _ := do(t, http.MethodPut, s.URL()+"/_ingest/pipeline/p1", "application/json", `{"processors":[{"set":{"field":"x","value":1}}]}`); st != 200 {
+		t.Fatalf("PUT pipeline: %d", st)
+	}
+	if st, _, m := do(t, http.MethodGet, s.URL()+"/_ingest/pipeline/p1", "", ""); st != 200 || m["p1"] == nil {
+		t.Fatalf("GET pipeline: %d %v", st, m)
+	}
+	res, err := http.Post(s.URL()+"/_bulk?pipeline=p1", "application/x-ndjson", strings.NewReader(
+		`{"create":{"_index":"i","_id":"1"}}`+"\n{}\n"+
+			`{"create":{"_index":"i","_id":"2","pipeline":"_none"}}`+"\n{}\n"+
+			`{"create":{"_index":"i","_id":"3","pipeline":"nope"}}`+"\n{}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r bulkResp
+	_ = json.NewDecoder(res.Body).Decode(&r)
+	res.Body.Close()
+	if it := r.Items[2]["create"]; it.Status != 400 || it.Error.Type != "illegal_argument_exception" || it.Error.Reason != "pipeline with id [nope] does not exist" {
+		t.Errorf("unknown pipeline: %+v", it)
+	}
+	docs := s.Documents()
+	if len(docs) != 2 || docs[0].Pipeline != "p1" || docs[1].Pipeline != "" {
+		t.Errorf("documents %+v", docs)
+	}
+}

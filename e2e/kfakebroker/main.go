@@ -3,13 +3,21 @@
 // benchmarks.
 //
 //	go run ./e2e/kfakebroker -listen 127.0.0.1:9092 -topic kafka_test:3 [-data-dir DIR] [-brokers 1]
-//	                         [-as-version 2.8] [-log-level info]
+//	                         [-as-version 2.8] [-kip896 auto|on|off] [-log-level info]
 //
 // Topics named with -topic (repeatable, "name" or "name:partitions") are created explicitly at
 // start when they do not exist yet: kfake loses auto-created topics on a crash, so tests never
 // rely on auto-creation (it is disabled). With -data-dir the cluster persists its state (topics,
 // records, group offsets) there and reloads it on the next start, so a broker can be killed and
 // started again on the same port with its data.
+//
+// -as-version caps the API versions at those of a Kafka release (kfake.MaxVersions). -kip896
+// also refuses the protocol versions Kafka 4.0 removed (KIP-896), as a 4.x broker does: it
+// closes the connection on such a request and prints one line to stderr,
+//
+//	refused Fetch v3: removed in Kafka 4.0 (KIP-896)
+//
+// (auto, the default, does so when -as-version is 4.0 or later).
 //
 // When every broker accepts connections the program prints one line to stdout,
 //
@@ -82,6 +90,7 @@ func run() error {
 		nbrokers = flag.Int("brokers", 1, "number of brokers")
 		logLevel = flag.String("log-level", "none", "kfake log level: none, error, warn, info, debug (to stderr)")
 		asVer    = flag.String("as-version", "", "advertise and accept only the API versions of this Kafka release (e.g. 2.8, 3.6, 4.0)")
+		kip896   = flag.String("kip896", "auto", "refuse the protocol versions Kafka 4.0 removed: on, off, or auto (on when -as-version is 4.0 or later)")
 		topics   topicFlag
 	)
 	flag.Var(&topics, "topic", "topic to create if missing, as name or name:partitions (repeatable)")
@@ -116,6 +125,18 @@ func run() error {
 	if *dataDir != "" {
 		opts = append(opts, kfake.DataDir(*dataDir))
 	}
+	refuse := false
+	switch *kip896 {
+	case "on":
+		refuse = true
+	case "off":
+	case "auto":
+		major, _, _ := strings.Cut(*asVer, ".")
+		n, _ := strconv.Atoi(major)
+		refuse = n >= 4
+	default:
+		return fmt.Errorf("-kip896 %q: want on, off or auto", *kip896)
+	}
 	if *asVer != "" {
 		v := kversion.FromString(*asVer)
 		if v == nil {
@@ -137,6 +158,12 @@ func run() error {
 	addrs := c.ListenAddrs()
 	for _, a := range addrs {
 		if err := waitAccepting(a, 10*time.Second); err != nil {
+			c.Close()
+			return err
+		}
+	}
+	if refuse {
+		if _, err := RefuseRemovedVersions(c, func(line string) { fmt.Fprintln(os.Stderr, line) }); err != nil {
 			c.Close()
 			return err
 		}

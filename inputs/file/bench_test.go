@@ -76,7 +76,7 @@ func BenchmarkReadLines(b *testing.B) {
 func BenchmarkScan1000(b *testing.B) {
 	dir := b.TempDir()
 	for i := range 1000 {
-		if err := os.WriteFile(filepath.Join(dir, "f"+strconv.Itoa(i)+".log"), []byte("line\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "f"+strconv.Itoa(i)+".log"), []byte("line "+strconv.Itoa(i)+"\n"), 0o644); err != nil { // distinct streams
 			b.Fatal(err)
 		}
 	}

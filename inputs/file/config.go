@@ -50,6 +50,11 @@ type Config struct {
 	MaxOpenFiles int `hcl:"max_open_files,optional"`
 	// FollowSymlinks reads the target of a matched symlink; by default symlinks are skipped.
 	FollowSymlinks bool `hcl:"follow_symlinks,optional"`
+	// IncludeLines and ExcludeLines are regular expressions: only lines matching one of
+	// IncludeLines (all lines when empty), and then none of ExcludeLines, are shipped
+	// (lines.go).
+	IncludeLines []string `hcl:"include_lines,optional"`
+	ExcludeLines []string `hcl:"exclude_lines,optional"`
 
 	// Derived by Validate.
 	startEnd      bool
@@ -58,10 +63,12 @@ type Config struct {
 	poll          time.Duration
 	batchBytes    int
 	cleanRemoved  time.Duration
+	lines         *lineFilter // include_lines, exclude_lines; nil without
 
 	// Test hooks (never set from HCL).
 	noNotify   bool          // do not use fsnotify at all
 	flushEvery time.Duration // registry write period; default 1s
+	readBudget int           // bytes a file reads per turn; default readBudget
 }
 
 // NewConfig returns a config holding the defaults.
@@ -115,6 +122,7 @@ func (c *Config) Validate() error {
 	c.closeInactive = durationAttr("close_inactive", c.CloseInactive, &errs)
 	c.poll = durationAttr("poll_interval", c.PollInterval, &errs)
 	c.cleanRemoved = durationAttr("clean_removed", c.CleanRemoved, &errs)
+	errs = append(errs, compileLines(c)...)
 	return errors.Join(errs...)
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,10 +38,14 @@ type Input struct {
 	log     *zap.Logger
 	regPath string
 
-	// mu guards states and the persisted fields of every state (key, path, dev, ino,
-	// idPrefix, headLen, headSum, lastSeen), which the registry writer reads.
-	mu     sync.Mutex
-	states map[string]*state // by identity key
+	// mu guards the stream indexes and the persisted fields of every state (key, path,
+	// dev, ino, head, lastSeen), which the registry writer reads.
+	mu       sync.Mutex
+	states   map[string]*state       // every known stream, by key (its event id prefix)
+	byAnchor map[[32]byte][]*state   // streams by the sha256 of their anchor (identity.go)
+	legacy   []*state                // streams of a version 1 registry not found again yet
+	copies   map[devIno]copyNote     // files holding a stream read from elsewhere
+	noAnchor map[string]noAnchorNote // files without a complete first line, by path
 
 	// Run goroutine only.
 	open      map[devIno]*state // open files
@@ -58,6 +61,7 @@ type Input struct {
 	skipped   map[string]skipNote
 	notify    *notifier
 	notifyBuf []string
+	staleSeen bool // a read found a file changed under it: scan now
 
 	dirty     atomic.Bool // the registry changed since it was last written
 	writeMu   sync.Mutex  // serialises registry writes
@@ -90,35 +94,35 @@ func New(c *Config, s pipeline.Stage) (*Input, error) {
 		log:       log,
 		regPath:   filepath.Join(s.DataDir, s.ID(), "registry.json"),
 		states:    map[string]*state{},
+		byAnchor:  map[[32]byte][]*state{},
+		copies:    map[devIno]copyNote{},
+		noAnchor:  map[string]noAnchorNote{},
 		open:      map[devIno]*state{},
 		byPath:    map[string]*state{},
 		skipped:   map[string]skipNote{},
 		firstScan: true,
 	}
-	entries, err := loadRegistry(in.regPath)
+	entries, err := loadRegistry(in.regPath, s.Agent.Hostname)
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range entries {
 		st := &state{
-			key: e.Key, path: e.Path, dev: e.Device, ino: e.Inode, idPrefix: e.IDPrefix,
+			key: e.Key, path: e.Path, dev: e.Device, ino: e.Inode, head: e.Head, durable: true,
 			lastSeen: e.LastSeen, tracker: pipeline.NewTracker(e.Offset),
 			readOff: e.Offset, lineStart: e.Offset,
 		}
-		if st.idPrefix == "" {
-			st.idPrefix = pipeline.EventIDPrefix(s.Agent.Hostname, e.Key)
-		}
-		if isFingerprint(e.Key) {
-			st.headLen = fingerprintBytes
-			st.headSum, _ = decodeSum(e.Key)
-		} else {
-			st.headLen = e.HeadLen
-			if st.headSum, err = decodeSum(e.HeadSHA); err != nil {
-				return nil, pipeline.Permanent(&CorruptRegistryError{Path: in.regPath, Reason: "bad head_sha of " + e.Key})
-			}
-		}
 		st.publish()
 		in.states[e.Key] = st
+		if len(e.Head) > 0 {
+			in.indexStream(st)
+			continue
+		}
+		st.head = nil
+		st.legacyLen = e.HeadLen
+		sum, _ := decodeSum(e.HeadSHA) // checked by loadRegistry
+		st.legacySum = sum
+		in.legacy = append(in.legacy, st)
 	}
 	if err := s.Registerer().Register(newFileMetrics(in)); err != nil {
 		return nil, fmt.Errorf("input file: register metrics: %w", err)
@@ -128,8 +132,6 @@ func New(c *Config, s pipeline.Stage) (*Input, error) {
 	}
 	return in, nil
 }
-
-func isFingerprint(key string) bool { return len(key) == 2*sha256.Size }
 
 func decodeSum(s string) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
@@ -184,13 +186,17 @@ func (in *Input) Run(ctx context.Context, emit pipeline.Emit) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if now := time.Now(); now.Sub(lastScan) >= in.cfg.poll {
+			if now := time.Now(); now.Sub(lastScan) >= in.cfg.poll || in.staleSeen {
 				lastScan = now
 				in.lockedScan(now)
 			}
 		}
 		if err := in.closeIdle(ctx, emit, time.Now()); err != nil {
 			return runErr(ctx, err)
+		}
+		if in.staleSeen {
+			needScan = true
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -288,7 +294,7 @@ func (in *Input) startFlusher() {
 	}()
 }
 
-// save writes the committed positions of every known file to the registry.
+// save writes the committed positions of every known stream to the registry.
 func (in *Input) save() error {
 	in.writeMu.Lock()
 	defer in.writeMu.Unlock()
@@ -297,11 +303,11 @@ func (in *Input) save() error {
 	for _, st := range in.states {
 		e := regEntry{
 			Key: st.key, Offset: st.tracker.Committed(), Path: st.path, Device: st.dev, Inode: st.ino,
-			IDPrefix: st.idPrefix, LastSeen: st.lastSeen.UTC(),
+			Head: st.head, LastSeen: st.lastSeen.UTC(),
 		}
-		if !isFingerprint(st.key) {
-			e.HeadLen = st.headLen
-			e.HeadSHA = hex.EncodeToString(st.headSum[:])
+		if st.head == nil {
+			e.HeadLen = st.legacyLen
+			e.HeadSHA = hex.EncodeToString(st.legacySum[:])
 		}
 		entries = append(entries, e)
 	}
@@ -309,13 +315,21 @@ func (in *Input) save() error {
 	return saveRegistry(in.regPath, entries)
 }
 
-// freshPrefix is the event id prefix of a new generation of an identity: one that is not
-// reproducible from the content (an inode-tracked file, a file read again after a
-// truncation), so that its ids never collide with those of an earlier file.
-func (in *Input) freshPrefix(key string, now time.Time) string {
-	return pipeline.EventIDPrefix(in.stage.Agent.Hostname, key+"@"+strconv.FormatInt(now.UnixNano(), 10))
+// makeDurable writes the registry before the first read of a stream whose key is not
+// derived from its content alone (see identity.go). It reports whether st may be read.
+func (in *Input) makeDurable(st *state) bool {
+	if st.durable {
+		return true
+	}
+	if err := in.save(); err != nil {
+		in.log.Warn("cannot write the registry; the new stream is read once the registry holds it",
+			append(stateFields(st), zap.String("registry", in.regPath), zap.Error(err))...)
+		return false
+	}
+	st.durable = true
+	return true
 }
 
 func stateFields(st *state) []zap.Field {
-	return []zap.Field{zap.String("path", st.path), zap.String("identity", st.key), zap.Int64("offset", st.readOff)}
+	return []zap.Field{zap.String("path", st.path), zap.String("stream", st.key), zap.Int64("offset", st.readOff)}
 }

@@ -12,9 +12,11 @@ import "github.com/prometheus/client_golang/prometheus"
 //   - logpipe_file_size_bytes{path,file_id}: size at the last stat.
 //   - logpipe_file_lag_bytes{path,file_id}: size minus read offset (bytes not read yet).
 //   - logpipe_file_files: files in the registry.
+//   - logpipe_file_buffered_bytes: memory held by files between their read turns (the
+//     partial lines, each at most max_line_bytes; a batch being built is not counted).
 type fileMetrics struct {
-	in                            *Input
-	committed, read, size, lag, n *prometheus.Desc
+	in                                      *Input
+	committed, read, size, lag, n, buffered *prometheus.Desc
 }
 
 func newFileMetrics(in *Input) *fileMetrics {
@@ -26,6 +28,7 @@ func newFileMetrics(in *Input) *fileMetrics {
 		size:      prometheus.NewDesc("logpipe_file_size_bytes", "Size of the file at the last stat.", l, nil),
 		lag:       prometheus.NewDesc("logpipe_file_lag_bytes", "Bytes of the file not read yet (size minus read offset).", l, nil),
 		n:         prometheus.NewDesc("logpipe_file_files", "Files in the registry.", nil, nil),
+		buffered:  prometheus.NewDesc("logpipe_file_buffered_bytes", "Memory held by files between their read turns (partial lines).", nil, nil),
 	}
 }
 
@@ -36,6 +39,7 @@ func (m *fileMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.size
 	ch <- m.lag
 	ch <- m.n
+	ch <- m.buffered
 }
 
 // Collect implements prometheus.Collector.
@@ -45,7 +49,9 @@ func (m *fileMetrics) Collect(ch chan<- prometheus.Metric) {
 	g := func(d *prometheus.Desc, v int64, st *state) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), st.path, st.key)
 	}
+	var buffered int64
 	for _, st := range m.in.states {
+		buffered += st.heldSeen.Load()
 		read, size := st.readSeen.Load(), st.sizeSeen.Load()
 		g(m.committed, st.tracker.Committed(), st)
 		g(m.read, read, st)
@@ -53,6 +59,7 @@ func (m *fileMetrics) Collect(ch chan<- prometheus.Metric) {
 		g(m.lag, max(0, size-read), st)
 	}
 	ch <- prometheus.MustNewConstMetric(m.n, prometheus.GaugeValue, float64(len(m.in.states)))
+	ch <- prometheus.MustNewConstMetric(m.buffered, prometheus.GaugeValue, float64(buffered))
 }
 
 // publish copies the Run goroutine's read offset and last size to the atomics the
@@ -61,4 +68,5 @@ func (m *fileMetrics) Collect(ch chan<- prometheus.Metric) {
 func (st *state) publish() {
 	st.readSeen.Store(st.readOff)
 	st.sizeSeen.Store(st.lastSize)
+	st.heldSeen.Store(int64(cap(st.b.slab)))
 }

@@ -121,9 +121,7 @@ func TestMetricsWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &sink{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx, s.emit) }()
+	h := run(t, in, s.emit)
 	waitFor(t, "committed offsets", func() bool {
 		v := metricValues(t, reg, stage.ID())
 		return v["logpipe_file_committed_offset_bytes{a.log}"] == 6 && v["logpipe_file_committed_offset_bytes{b.log}"] == 10
@@ -135,13 +133,7 @@ func TestMetricsWhileRunning(t *testing.T) {
 		"logpipe_file_size_bytes{b.log}":        10,
 		"logpipe_file_read_offset_bytes{b.log}": 10,
 	})
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	h.stop()
 
 	// A new input loading that registry exports its offsets at once.
 	reg2 := prometheus.NewRegistry()

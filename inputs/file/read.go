@@ -20,14 +20,14 @@ import (
 // state). Persisted fields are written under Input.mu; the rest belong to the Run goroutine.
 type state struct {
 	// Persisted (see regEntry).
-	key      string
-	path     string
-	dev, ino uint64
-	idPrefix string
-	headLen  int               // bytes covered by headSum (fingerprintBytes once fingerprinted)
-	headSum  [sha256.Size]byte // sha256 of the first headLen bytes
-	lastSeen time.Time
-	tracker  *pipeline.Tracker // never replaced: acknowledgements of emitted batches point to it
+	key       string // the stream's event id prefix (identity.go)
+	path      string
+	dev, ino  uint64
+	head      []byte // the stream's first bytes, up to fingerprintBytes; nil for legacy
+	legacyLen int    // legacy: the stream is known by the sha256 of its first legacyLen bytes
+	legacySum [sha256.Size]byte
+	lastSeen  time.Time
+	tracker   *pipeline.Tracker // never replaced: acknowledgements of emitted batches point to it
 
 	// Run goroutine only.
 	origin     *pipeline.FileOrigin
@@ -45,11 +45,13 @@ type state struct {
 	skipping   bool // skipping the rest of a line cut at max_line_bytes
 	discard    bool // skipping a partial line at start_position "end" (no event)
 	avgLine    int  // average line size of the last batch, to size slabs
+	durable    bool // the key is on disk or derived from content: events may leave
+	stale      bool // a read found the file changed under it: checked by the next scan
 	cutLogged  bool // a cut line of this file was logged at warn level
 	b          builder
 
 	// Metrics (metrics.go): readOff and lastSize as of the last publish.
-	readSeen, sizeSeen atomic.Int64
+	readSeen, sizeSeen, heldSeen atomic.Int64
 }
 
 // builder assembles the next batch of a file. The slab holds the messages of the complete
@@ -228,11 +230,11 @@ func (in *Input) grow(st *state, n, hint int) {
 	if cap(b.slab)-len(b.slab) >= n {
 		return
 	}
-	if b.slab == nil {
-		b.slab = make([]byte, 0, in.slabCap(st, n, hint))
-		return
+	want := max(2*cap(b.slab), len(b.slab)+n)
+	if b.complete == 0 { // a new batch: sized for what is known to come
+		want = max(want, len(b.slab)+in.slabCap(st, n, hint))
 	}
-	ns := make([]byte, len(b.slab), max(2*cap(b.slab), len(b.slab)+n))
+	ns := make([]byte, len(b.slab), want)
 	copy(ns, b.slab)
 	b.slab = ns
 }
@@ -275,21 +277,39 @@ func (in *Input) flush(ctx context.Context, st *state, emit pipeline.Emit, final
 		b.events[i].Message = b.slab[start:e:e]
 		start = e
 	}
+	in.setIDs(st, b.events)
 	st.avgLine = b.complete/len(b.events) + 1
 	tr := st.tracker
 	tk := tr.Add(b.end)
-	batch := pipeline.NewBatch(st.path, b.events, func() {
+	batch := pipeline.NewBatch(st.path, in.cfg.lines.keep(b.events), func() { // include/exclude_lines: lines.go
 		if tr.Ack(tk) {
 			in.dirty.Store(true)
 		}
 	})
+	// Only the partial line stays with the file (bounded by max_line_bytes): a file waiting
+	// for its turn holds no batch-sized buffer. grow sizes the next slab when reading goes on.
 	var slab []byte
 	if rest := b.slab[b.complete:]; len(rest) > 0 {
-		slab = make([]byte, len(rest), in.slabCap(st, len(rest), 0))
-		copy(slab, rest)
+		slab = bytes.Clone(rest)
 	}
-	b.slab, b.events, b.ends, b.complete = slab, nil, b.ends[:0], 0
+	b.slab, b.events, b.ends, b.complete = slab, nil, nil, 0
 	return emit(ctx, batch)
+}
+
+// setIDs sets the event id of every event of a batch of st: the one place where a line's
+// id is made (identity.go says why it never changes). The ids share one string.
+func (in *Input) setIDs(st *state, events []pipeline.Event) {
+	buf := make([]byte, 0, len(events)*(len(st.key)+8))
+	ends := make([]int, len(events))
+	for i := range events {
+		buf = pipeline.AppendEventID(buf, st.key, events[i].Offset)
+		ends[i] = len(buf)
+	}
+	ids, start := string(buf), 0
+	for i := range events {
+		events[i].ID = ids[start:ends[i]]
+		start = ends[i]
+	}
 }
 
 // dropPartial forgets the partial line (and a cut line being skipped): it is read again
@@ -336,9 +356,25 @@ func (in *Input) readRound(ctx context.Context, emit pipeline.Emit) (bool, error
 
 // readSome reads st up to its end or readBudget bytes and emits its complete lines.
 func (in *Input) readSome(ctx context.Context, st *state, emit pipeline.Emit) (bool, error) {
+	if st.stale || !in.makeDurable(st) {
+		st.atEOF = true // tried again at the next scan
+		return false, nil
+	}
 	progress := false
-	for read := 0; read < readBudget; {
+	budget := readBudget
+	if in.cfg.readBudget > 0 {
+		budget = in.cfg.readBudget
+	}
+	for read := 0; read < budget; {
 		n, err := st.f.ReadAt(in.buf, st.readOff)
+		if n > 0 && !in.verify(st) {
+			// Truncated (and perhaps written again) since the last look: the bytes just
+			// read may be another stream's, or a fragment of a line. They are not used;
+			// the next scan, at once, identifies the file again.
+			st.stale, st.atEOF = true, true
+			in.staleSeen = true
+			break
+		}
 		if n > 0 {
 			progress = true
 			read += n
@@ -373,6 +409,26 @@ func (in *Input) readSome(ctx context.Context, st *state, emit pipeline.Emit) (b
 		}
 	}
 	return progress, in.flush(ctx, st, emit, false)
+}
+
+// verify reports whether the open file of st still holds its stream, from its first
+// bytes; it runs after every read, so that what was read is known to be of the stream.
+// More of the stream's head is learnt on the way.
+func (in *Input) verify(st *state) bool {
+	n, err := st.f.ReadAt(in.head[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return true // a read error is handled by the read itself
+	}
+	head := in.head[:n]
+	if !st.holds(head) {
+		return false
+	}
+	if len(head) > len(st.head) {
+		in.mu.Lock()
+		in.growHead(st, head)
+		in.mu.Unlock()
+	}
+	return true
 }
 
 // closeFile closes st's descriptor; the state stays known (registry, reopen on change).

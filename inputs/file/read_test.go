@@ -28,7 +28,7 @@ func TestBasicRead(t *testing.T) {
 		if e.Offset != wantOff[i] {
 			t.Errorf("event %d offset %d, want %d", i, e.Offset, wantOff[i])
 		}
-		if e.File == nil || e.File.Path != p || e.File.IDPrefix == "" || e.File.Inode == 0 {
+		if e.File == nil || e.File.Path != p || e.ID == "" || e.File.Inode == 0 {
 			t.Errorf("event %d origin %+v", i, e.File)
 		}
 		if e.Partition != -1 || e.Timestamp.IsZero() || e.Timestamp.Location() != time.UTC || e.Flags != 0 {
@@ -88,9 +88,14 @@ func TestEmptyFile(t *testing.T) {
 	writeFile(t, p, "")
 	s := &sink{}
 	h := start(t, testConfig(p), t.TempDir(), s)
-	h.waitLog("file opened")
-	appendFile(t, p, "x\n")
-	waitLines(t, s, "x")
+	h.waitLog("file has no complete first line yet") // no identity yet: not opened
+	appendFile(t, p, "x")
+	h.waitScans(2)
+	if n := h.logs.FilterMessageSnippet("file opened").Len(); n != 0 {
+		t.Fatalf("a file without a complete line was opened (%d)", n)
+	}
+	appendFile(t, p, "y\n")
+	waitLines(t, s, "xy")
 }
 
 func TestLongLineCutFlaggedRestSkipped(t *testing.T) {

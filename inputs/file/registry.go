@@ -16,24 +16,28 @@ import (
 	"github.com/logpipe/logpipe/pipeline"
 )
 
-// registryVersion is the version of the registry file format.
-const registryVersion = 1
+// registryVersion is the version of the registry file format written. Version 1
+// registries (identities by fingerprint or device:inode) are read and upgraded.
+const registryVersion = 2
 
-// regEntry is the persisted state of one file identity.
+// regEntry is the persisted state of one file stream.
 type regEntry struct {
-	// Key is the identity: the fingerprint (hex sha256 of the first 1024 bytes), or
-	// "<device>:<inode>" for a file that was shorter than that.
+	// Key is the stream's event id prefix, which also identifies it (see identity.go).
 	Key string `json:"key"`
 	// Offset is the committed offset: every line before it was acknowledged.
-	Offset   int64  `json:"offset"`
-	Path     string `json:"path"`
-	Device   uint64 `json:"device"`
-	Inode    uint64 `json:"inode"`
-	IDPrefix string `json:"id_prefix"`
-	// HeadLen and HeadSHA describe the leading bytes of a file tracked by inode (sha256 of
-	// its first HeadLen bytes), to tell it from a later file that reuses the inode.
+	Offset int64  `json:"offset"`
+	Path   string `json:"path"`
+	Device uint64 `json:"device"`
+	Inode  uint64 `json:"inode"`
+	// Head is the stream's first bytes (up to 1024), by which a file holding the stream
+	// is recognised wherever and under whatever name it appears.
+	Head []byte `json:"head,omitempty"`
+	// HeadLen and HeadSHA (sha256 of the first HeadLen bytes) identify a stream carried
+	// over from a version 1 registry until a file holding it is found again; IDPrefix is
+	// its key in version 1 files.
 	HeadLen  int       `json:"head_len,omitempty"`
 	HeadSHA  string    `json:"head_sha,omitempty"`
+	IDPrefix string    `json:"id_prefix,omitempty"`
 	LastSeen time.Time `json:"last_seen"`
 }
 
@@ -57,8 +61,9 @@ func (e *CorruptRegistryError) Error() string {
 		e.Path, e.Reason, e.Path, e.Path)
 }
 
-// loadRegistry reads the registry at path; a missing file is an empty registry.
-func loadRegistry(path string) ([]regEntry, error) {
+// loadRegistry reads the registry at path; a missing file is an empty registry. host is
+// the agent's host name, from which version 1 entries without an id prefix derived theirs.
+func loadRegistry(path, host string) ([]regEntry, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -78,8 +83,8 @@ func loadRegistry(path string) ([]regEntry, error) {
 	if dec.More() {
 		return nil, corrupt("trailing data after the JSON object")
 	}
-	if rf.Version != registryVersion {
-		return nil, corrupt("unknown version %d, want %d", rf.Version, registryVersion)
+	if rf.Version != 1 && rf.Version != registryVersion {
+		return nil, corrupt("unknown version %d, want 1 or %d", rf.Version, registryVersion)
 	}
 	sum := sha256.Sum256(rf.Entries)
 	if hex.EncodeToString(sum[:]) != rf.Checksum {
@@ -89,12 +94,34 @@ func loadRegistry(path string) ([]regEntry, error) {
 	if err := json.Unmarshal(rf.Entries, &entries); err != nil {
 		return nil, corrupt("bad entries: %v", err)
 	}
-	for i, e := range entries {
-		if e.Key == "" || e.Offset < 0 || e.HeadLen < 0 || e.HeadLen > fingerprintBytes {
+	for i := range entries {
+		e := &entries[i]
+		if rf.Version == 1 {
+			upgradeV1(e, host)
+		}
+		if e.Key == "" || e.Offset < 0 || e.HeadLen < 0 || e.HeadLen > fingerprintBytes || len(e.Head) > fingerprintBytes {
 			return nil, corrupt("entry %d is invalid", i)
+		}
+		if len(e.Head) == 0 {
+			if _, err := decodeSum(e.HeadSHA); err != nil {
+				return nil, corrupt("entry %d has neither head nor a valid head_sha", i)
+			}
 		}
 	}
 	return entries, nil
+}
+
+// upgradeV1 turns a version 1 entry (keyed by fingerprint or device:inode, with its id
+// prefix beside) into a version 2 entry keyed by its id prefix, identified by the sha256
+// of its first bytes until a file holding it is found.
+func upgradeV1(e *regEntry, host string) {
+	if len(e.Key) == 2*sha256.Size { // a fingerprint: sha256 of the first 1024 bytes
+		e.HeadLen, e.HeadSHA = fingerprintBytes, e.Key
+	}
+	if e.IDPrefix == "" {
+		e.IDPrefix = pipeline.EventIDPrefix(host, e.Key)
+	}
+	e.Key, e.IDPrefix = e.IDPrefix, ""
 }
 
 // saveRegistry writes entries to path atomically: a temporary file in the same directory,

@@ -2,9 +2,13 @@ package file
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -40,14 +44,14 @@ func TestRestartResumesFromCommitted(t *testing.T) {
 	waitLines(t, s2, want[4:]...)
 	first, again := s1.events(), s2.events()
 	for i, e := range again {
-		if e.Offset != first[4+i].Offset || e.File.IDPrefix != first[4+i].File.IDPrefix {
-			t.Fatalf("re-sent line %d: offset %d prefix %s, first run %d %s", i, e.Offset, e.File.IDPrefix, first[4+i].Offset, first[4+i].File.IDPrefix)
+		if e.Offset != first[4+i].Offset || e.ID != first[4+i].ID {
+			t.Fatalf("re-sent line %d: offset %d id %s, first run %d %s", i, e.Offset, e.ID, first[4+i].Offset, first[4+i].ID)
 		}
 	}
 }
 
-// TestRestartShortFile: a file tracked by inode keeps its entry and its event ids over a
-// restart, and migrates to the fingerprint when it grows, without being read again.
+// TestRestartShortFileThenGrows: a file shorter than the fingerprint keeps its entry and its
+// event ids over a restart, and as it grows its head is learnt, without reading it again.
 func TestRestartShortFileThenGrows(t *testing.T) {
 	dir, data := t.TempDir(), t.TempDir()
 	p := filepath.Join(dir, "a.log")
@@ -57,20 +61,21 @@ func TestRestartShortFileThenGrows(t *testing.T) {
 	waitLines(t, s1, "short")
 	h1.stop()
 	reg := registryOf(t, data)
-	if len(reg) != 1 || isFingerprint(reg[0].Key) || reg[0].HeadLen != 6 || reg[0].Offset != 6 {
+	if len(reg) != 1 || string(reg[0].Head) != "short\n" || reg[0].Offset != 6 {
 		t.Fatalf("registry %+v", reg)
 	}
+	key := reg[0].Key
 	more, want := numbered("m", 0, 40)
 	appendFile(t, p, more)
 	s2 := &sink{}
 	h2 := start(t, testConfig(p), data, s2)
 	waitLines(t, s2, want...)
-	if s2.events()[0].File.IDPrefix != reg[0].IDPrefix {
-		t.Fatal("id prefix changed over the restart")
+	if s2.events()[0].ID != string(pipeline.AppendEventID(nil, key, 6)) {
+		t.Fatalf("id %s after the restart, want the stream's key %s", s2.events()[0].ID, key)
 	}
 	h2.stop()
 	reg = registryOf(t, data)
-	if len(reg) != 1 || !isFingerprint(reg[0].Key) || reg[0].Offset != int64(6+len(more)) {
+	if len(reg) != 1 || reg[0].Key != key || len(reg[0].Head) != fingerprintBytes || reg[0].Offset != int64(6+len(more)) {
 		t.Fatalf("registry after growth %+v", reg)
 	}
 	// A third run reads nothing again.
@@ -81,7 +86,8 @@ func TestRestartShortFileThenGrows(t *testing.T) {
 	waitLines(t, s3, "last")
 }
 
-// TestGrowWhileRunning: the identity moves to the fingerprint in place.
+// TestGrowWhileRunning: the head is learnt as the file grows; the ids keep their key and
+// events carry the fingerprint once the file has 1 KiB.
 func TestGrowWhileRunning(t *testing.T) {
 	dir, data := t.TempDir(), t.TempDir()
 	p := filepath.Join(dir, "a.log")
@@ -92,16 +98,57 @@ func TestGrowWhileRunning(t *testing.T) {
 	more, want := numbered("m", 0, 40)
 	appendFile(t, p, more)
 	waitLines(t, s, append([]string{"x"}, want...)...)
-	h.waitLog("identity moves from inode to fingerprint")
 	appendFile(t, p, "after\n")
 	waitFor(t, "after", func() bool { return len(s.lines()) == 42 })
 	last := s.events()[41]
-	if last.File.Fingerprint == "" || last.File.IDPrefix != s.events()[0].File.IDPrefix {
-		t.Fatalf("origin after growth %+v", last.File)
+	key := strings.TrimSuffix(s.events()[0].ID, "-0")
+	if last.File.Fingerprint == "" || last.ID != string(pipeline.AppendEventID(nil, key, last.Offset)) {
+		t.Fatalf("event after growth %+v %+v", last, last.File)
 	}
 	h.stop()
-	if r := registryOf(t, data); len(r) != 1 || !isFingerprint(r[0].Key) {
+	if r := registryOf(t, data); len(r) != 1 || r[0].Key != key || len(r[0].Head) != fingerprintBytes {
 		t.Fatalf("registry %+v", r)
+	}
+}
+
+// TestRegistryVersion1Upgrade: a registry written by the previous version (identities by
+// fingerprint and by device:inode, id prefixes beside) is read: its files resume where they
+// were, with the ids they had.
+func TestRegistryVersion1Upgrade(t *testing.T) {
+	dir, data := t.TempDir(), t.TempDir()
+	long, short := filepath.Join(dir, "long.log"), filepath.Join(dir, "short.log")
+	content, lines := numbered("l", 0, 30)
+	writeFile(t, long, content)
+	writeFile(t, short, "one\n")
+	fp := sha256.Sum256([]byte(content[:fingerprintBytes]))
+	oneSum := sha256.Sum256([]byte("one\n"))
+	entries := []regEntry{
+		{Key: hex.EncodeToString(fp[:]), Offset: int64(len(lines[0]) + 1), Path: long, IDPrefix: "aaaaaaaaaaaaaaaaaaaa"},
+		{Key: "1:2", Offset: 4, Path: short, IDPrefix: "bbbbbbbbbbbbbbbbbbbb", HeadLen: 4, HeadSHA: hex.EncodeToString(oneSum[:])},
+	}
+	raw, _ := json.Marshal(entries)
+	sum := sha256.Sum256(raw)
+	file, _ := json.Marshal(regFile{Version: 1, Checksum: hex.EncodeToString(sum[:]), Entries: raw})
+	if err := os.MkdirAll(filepath.Join(data, "input.file.t"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(data, "input.file.t", "registry.json"), string(file))
+	appendFile(t, short, "two\n")
+	s := &sink{}
+	h := start(t, testConfig(filepath.Join(dir, "*.log")), data, s)
+	waitFor(t, "lines", func() bool { return len(s.lines()) == 30 })
+	ids := idsOf(s)
+	if ids[lines[1]] != string(pipeline.AppendEventID(nil, "aaaaaaaaaaaaaaaaaaaa", int64(len(lines[0])+1))) || ids["two"] != "bbbbbbbbbbbbbbbbbbbb-4" {
+		t.Fatalf("ids after the upgrade: %v", ids)
+	}
+	if _, again := ids[lines[0]]; again {
+		t.Fatal("a committed line was read again")
+	}
+	h.stop()
+	for _, e := range registryOf(t, data) {
+		if len(e.Head) == 0 || e.HeadSHA != "" {
+			t.Fatalf("entry not upgraded: %+v", e)
+		}
 	}
 }
 
@@ -122,7 +169,7 @@ func TestCorruptRegistryReported(t *testing.T) {
 		"garbage":     []byte("not json at all"),
 		"half":        good[:len(good)/2],
 		"checksum":    []byte(strings.Replace(string(good), `"offset":5`, `"offset":6`, 1)),
-		"version":     []byte(strings.Replace(string(good), `"version":1`, `"version":9`, 1)),
+		"version":     []byte(strings.Replace(string(good), `"version":2`, `"version":9`, 1)),
 		"empty":       {},
 		"trailing":    append(append([]byte{}, good...), []byte("{}")...),
 		"nul-filled":  make([]byte, 64),
@@ -156,12 +203,12 @@ func TestCorruptRegistryReported(t *testing.T) {
 
 func TestRegistryRoundTripAndAtomicWrite(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "sub", "registry.json")
-	in := []regEntry{{Key: strings.Repeat("a", 64), Offset: 42, Path: "/var/log/x", Device: 1, Inode: 2, IDPrefix: "p", LastSeen: time.Unix(100, 0).UTC()}}
+	in := []regEntry{{Key: strings.Repeat("a", 20), Offset: 42, Path: "/var/log/x", Device: 1, Inode: 2, Head: []byte("first\n"), LastSeen: time.Unix(100, 0).UTC()}}
 	if err := saveRegistry(p, in); err != nil {
 		t.Fatal(err)
 	}
-	out, err := loadRegistry(p)
-	if err != nil || len(out) != 1 || out[0] != in[0] {
+	out, err := loadRegistry(p, "web1")
+	if err != nil || len(out) != 1 || !reflect.DeepEqual(out[0], in[0]) {
 		t.Fatalf("round trip: %+v %v", out, err)
 	}
 	if _, err := os.Stat(p + ".tmp"); !os.IsNotExist(err) {
@@ -411,7 +458,7 @@ func TestCrashRestart(t *testing.T) {
 			return false
 		}
 		snapshot = b
-		r, err := loadRegistry(reg)
+		r, err := loadRegistry(reg, "web1")
 		if err != nil {
 			t.Fatalf("a reader saw a torn registry: %v", err)
 		}
@@ -428,7 +475,7 @@ func TestCrashRestart(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(data2, "input.file.t", "registry.json"), snapshot, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := loadRegistry(filepath.Join(data2, "input.file.t", "registry.json"))
+	r, _ := loadRegistry(filepath.Join(data2, "input.file.t", "registry.json"), "web1")
 	s2 := &sink{}
 	start(t, testConfig(p), data2, s2)
 	waitFor(t, "re-read", func() bool {
@@ -437,13 +484,13 @@ func TestCrashRestart(t *testing.T) {
 	})
 	byOff := map[int64]string{}
 	for _, e := range s1.events() {
-		byOff[e.Offset] = e.File.IDPrefix
+		byOff[e.Offset] = e.ID
 	}
 	for _, e := range s2.events() {
 		if e.Offset < r[0].Offset {
 			t.Fatalf("re-read below the committed offset %d: %d", r[0].Offset, e.Offset)
 		}
-		if byOff[e.Offset] != e.File.IDPrefix {
+		if byOff[e.Offset] != e.ID {
 			t.Fatalf("line at %d re-sent with another id prefix", e.Offset)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 func (in *Input) lockedScan(now time.Time) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.staleSeen = false
 	in.scan(now)
 	in.firstScan = false
 }
@@ -48,6 +49,14 @@ func (in *Input) scan(now time.Time) {
 		in.log.Warn("no file matches paths (yet); they are globbed again every poll_interval", zap.Strings("paths", in.cfg.Paths))
 	}
 	in.deferred = 0
+	for _, st := range in.open {
+		if st.stale { // a read found the file changed under it
+			fi, err := st.f.Stat()
+			if err == nil {
+				in.checkOpen(st, fi.Size(), now)
+			}
+		}
+	}
 	for _, p := range paths {
 		in.scanPath(p, now)
 	}
@@ -83,6 +92,16 @@ func (in *Input) scan(now time.Time) {
 	for p, n := range in.skipped {
 		if n.gen != in.gen {
 			delete(in.skipped, p)
+		}
+	}
+	for k, c := range in.copies {
+		if c.gen != in.gen {
+			delete(in.copies, k)
+		}
+	}
+	for p, w := range in.noAnchor {
+		if w.gen != in.gen {
+			delete(in.noAnchor, p)
 		}
 	}
 	if in.notify != nil {
@@ -181,6 +200,9 @@ func (in *Input) scanPath(p string, now time.Time) {
 		in.seen(st, p, now) // closed and unchanged
 		return
 	}
+	if in.knownCopy(p, dev, ino, fi.Size(), now) || in.stillNoAnchor(p, dev, ino, fi.Size()) {
+		return
+	}
 	in.openPath(p, now)
 }
 
@@ -231,80 +253,55 @@ func (in *Input) observeSize(st *state, size int64, now time.Time) {
 	}
 }
 
-// checkOpen checks an open file found again: truncation (size below the read offset, or
-// the leading bytes changed) and growth of a file tracked by inode to a fingerprint.
+// checkOpen checks an open file found again by a scan: it must still hold the stream read
+// from it (at least up to the read offset, with the stream's first bytes); else it is
+// identified again.
 func (in *Input) checkOpen(st *state, size int64, now time.Time) {
 	if size < st.readOff {
-		in.truncated(st, now, fmt.Sprintf("size %d is below the read offset %d", size, st.readOff))
+		in.reidentify(st, now, fmt.Sprintf("size %d is below the read offset %d", size, st.readOff))
 		return
 	}
-	if size != st.lastSize {
+	if size != st.lastSize || st.stale {
 		head, err := readHead(st.f, size, in.head[:])
-		if err != nil {
+		switch {
+		case err != nil:
 			in.log.Warn("cannot read the start of the file", append(stateFields(st), zap.Error(err))...)
-		} else if len(head) < st.headLen || sha256.Sum256(head[:st.headLen]) != st.headSum {
-			in.truncated(st, now, "its first bytes changed")
+		case !st.holds(head):
+			in.reidentify(st, now, "its first bytes changed")
 			return
-		} else if len(head) > st.headLen {
+		default:
 			in.growHead(st, head)
+			st.stale = false
 		}
 	}
 	in.observeSize(st, size, now)
 }
 
-// growHead extends the head of a file tracked by inode; at fingerprintBytes its identity
-// becomes the fingerprint (the registry entry moves, nothing is read again, and event ids
-// keep their prefix).
-func (in *Input) growHead(st *state, head []byte) {
-	st.headLen = len(head)
-	st.headSum = sha256.Sum256(head)
-	in.dirty.Store(true)
-	if len(head) < fingerprintBytes || isFingerprint(st.key) {
-		return
-	}
-	fp := hex.EncodeToString(st.headSum[:])
-	in.log.Info("file reached the fingerprint size; identity moves from inode to fingerprint",
-		append(stateFields(st), zap.String("fingerprint", fp))...)
-	if in.states[st.key] == st {
-		delete(in.states, st.key)
-	}
-	st.key = fp
-	in.states[fp] = st
-	if st.origin != nil {
-		o := *st.origin
-		o.Fingerprint = fp
-		st.origin = &o
-	}
-}
-
-// truncated starts a new generation of the file open in st, read from offset 0. Batches in
-// flight still acknowledge the old state's tracker; the old state keeps its registry entry
-// until cleaned, unless the new generation has the same identity and takes it over.
-func (in *Input) truncated(st *state, now time.Time, why string) {
-	f := st.f
-	fi, err := f.Stat()
-	in.log.Info("file truncated; reading it again from the start", append(stateFields(st), zap.String("reason", why))...)
-	// Detach the old generation without closing the descriptor, which the new one takes.
-	delete(in.open, devIno{st.dev, st.ino})
+// reidentify lets the stream st go from its open file, which no longer holds it (it was
+// truncated or rewritten): the stream keeps its registry entry and goes on in any file that
+// holds it (a copy made by logrotate's copytruncate), and the file is identified again from
+// its first bytes, like a file seen for the first time.
+func (in *Input) reidentify(st *state, now time.Time, why string) {
+	f, p, dev, ino := st.f, st.path, st.dev, st.ino
+	in.log.Info("file truncated or rewritten: it no longer holds the stream read from it; identifying it again",
+		zap.String("path", p), zap.String("stream", st.key), zap.Int64("read_offset", st.lineStart),
+		zap.Int64("committed_offset", st.tracker.Committed()), zap.String("reason", why))
+	// Detach the stream without closing the descriptor, which identify takes over.
+	delete(in.open, devIno{dev, ino})
 	st.f = nil
 	st.dropPartial()
+	st.stale = false
 	st.gone = true
-	if in.byPath[st.path] == st {
-		delete(in.byPath, st.path)
+	st.closedSize = -1 // never "closed and unchanged" at this path again
+	if in.byPath[p] == st {
+		delete(in.byPath, p)
 	}
+	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return
 	}
-	size := fi.Size()
-	head, err := readHead(f, size, in.head[:])
-	if err != nil {
-		f.Close()
-		in.skip(st.path, "read: "+err.Error())
-		return
-	}
-	ns := in.newState(st.path, st.dev, st.ino, head, 0, true, now)
-	in.attach(ns, f, st.path, st.dev, st.ino, size, now)
+	in.identify(f, p, dev, ino, fi.Size(), now)
 }
 
 // readHead reads the first min(size, fingerprintBytes) bytes of f into buf.
@@ -317,7 +314,7 @@ func readHead(f *os.File, size int64, buf []byte) ([]byte, error) {
 	return buf[:got], nil
 }
 
-// openPath opens a matched path not open yet and finds or creates its state.
+// openPath opens a matched path not open yet and identifies the file.
 func (in *Input) openPath(p string, now time.Time) {
 	if len(in.open) >= in.cfg.MaxOpenFiles && !in.makeRoom() {
 		in.deferred++
@@ -349,30 +346,54 @@ func (in *Input) openPath(p string, now time.Time) {
 		f.Close()
 		return
 	}
-	size := fi.Size()
+	in.identify(f, p, dev, ino, fi.Size(), now)
+}
+
+// identify finds the stream the open file f (found at path p) holds, from its first bytes,
+// and attaches it, or starts a new stream; it takes over f (closing it when the file is
+// not read now).
+func (in *Input) identify(f *os.File, p string, dev, ino uint64, size int64, now time.Time) {
 	head, err := readHead(f, size, in.head[:])
 	if err != nil {
 		f.Close()
 		in.skip(p, "read: "+err.Error())
 		return
 	}
-	if st := in.match(dev, ino, head); st != nil {
+	a := anchorLen(head)
+	if a == 0 && in.stage.Once && len(head) > 0 {
+		a = len(head) // once mode reads a file's last unterminated line too
+	}
+	if a == 0 {
+		// No complete first line yet: the file has no identity, and nothing to emit.
+		f.Close()
+		in.waitFirstLine(p, dev, ino, size)
+		return
+	}
+	delete(in.noAnchor, p)
+	st, ambiguous := in.match(head, dev, ino)
+	if ambiguous {
+		f.Close()
+		in.log.Debug("file's first bytes fit several known streams; waiting for more of it", zap.String("path", p))
+		return
+	}
+	if st != nil {
 		switch {
 		case st.f != nil:
 			f.Close()
-			in.skip(p, "same first bytes as "+st.path+" (a copy of it): not read twice")
+			in.noteCopy(st, p, dev, ino, size, "a copy of the stream read from "+st.path+": not read twice")
 			return
 		case st.done:
 			f.Close()
 			in.seen(st, p, now)
 			return
+		case size < st.readOff:
+			f.Close()
+			in.noteCopy(st, p, dev, ino, size, "holds the stream only up to before its read offset: nothing new in it")
+			return
 		}
 		from := st.path
 		in.attach(st, f, p, dev, ino, size, now)
-		if size < st.readOff {
-			in.truncated(st, now, fmt.Sprintf("size %d is below the committed offset %d", size, st.readOff))
-			return
-		}
+		in.growHead(st, head)
 		in.log.Info("file opened", append(stateFields(st), zap.String("registry_path", from))...)
 		return
 	}
@@ -385,58 +406,10 @@ func (in *Input) openPath(p string, now time.Time) {
 			discard = true
 		}
 	}
-	st := in.newState(p, dev, ino, head, start, false, now)
+	st = in.newStream(p, dev, ino, head, a, start, now)
 	st.discard = discard
 	in.attach(st, f, p, dev, ino, size, now)
-	in.log.Info("file opened (new)", stateFields(st)...)
-}
-
-// match finds the known state of a file from its leading bytes and inode.
-func (in *Input) match(dev, ino uint64, head []byte) *state {
-	if len(head) == fingerprintBytes {
-		if st := in.states[hex.EncodeToString(sumOf(head))]; st != nil {
-			return st
-		}
-	}
-	st := in.states[inodeKey(dev, ino)]
-	if st == nil || st.headLen > len(head) || sha256.Sum256(head[:st.headLen]) != st.headSum {
-		return nil
-	}
-	if len(head) > st.headLen {
-		in.growHead(st, head)
-	}
-	return st
-}
-
-func sumOf(b []byte) []byte {
-	s := sha256.Sum256(b)
-	return s[:]
-}
-
-func inodeKey(dev, ino uint64) string {
-	return fmt.Sprintf("%d:%d", dev, ino)
-}
-
-// newState registers a new identity for a file whose first bytes are head, to be read from
-// start. A reset (truncation) always gets a fresh event id prefix.
-func (in *Input) newState(p string, dev, ino uint64, head []byte, start int64, reset bool, now time.Time) *state {
-	st := &state{
-		path: p, dev: dev, ino: ino, lastSeen: now,
-		tracker: pipeline.NewTracker(start), readOff: start, lineStart: start,
-		headLen: len(head), headSum: sha256.Sum256(head),
-	}
-	if len(head) == fingerprintBytes {
-		st.key = hex.EncodeToString(st.headSum[:])
-		st.idPrefix = pipeline.EventIDPrefix(in.stage.Agent.Hostname, st.key)
-	} else {
-		st.key = inodeKey(dev, ino)
-	}
-	if reset || len(head) < fingerprintBytes {
-		st.idPrefix = in.freshPrefix(st.key, now)
-	}
-	in.states[st.key] = st
-	in.dirty.Store(true)
-	return st
+	in.log.Info("file opened (new stream)", stateFields(st)...)
 }
 
 // attach makes f, found at path p, the open file of st.
@@ -447,18 +420,29 @@ func (in *Input) attach(st *state, f *os.File, p string, dev, ino uint64, size i
 		in.dirty.Store(true)
 	}
 	in.open[devIno{dev, ino}] = st
+	delete(in.copies, devIno{dev, ino})
 	in.seen(st, p, now)
-	fp := ""
-	if isFingerprint(st.key) {
-		fp = st.key
-	}
-	st.origin = &pipeline.FileOrigin{Path: p, DeviceID: dev, Inode: ino, Fingerprint: fp, IDPrefix: st.idPrefix}
+	st.origin = in.originOf(st, p, dev, ino)
 	st.lastSize = size
 	st.lastActive = now
 	st.publish()
 	st.atEOF = false
 	st.gone, st.deleted = false, false
 	delete(in.skipped, p)
+}
+
+// originOf is the origin that the events of st read from the file at p carry.
+func (in *Input) originOf(st *state, p string, dev, ino uint64) *pipeline.FileOrigin {
+	fp := ""
+	if len(st.head) == fingerprintBytes {
+		fp = hex.EncodeToString(sumOf(st.head))
+	}
+	return &pipeline.FileOrigin{Path: p, DeviceID: dev, Inode: ino, Fingerprint: fp}
+}
+
+func sumOf(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
 }
 
 // makeRoom closes the least recently active open file that is at its end and still
@@ -477,17 +461,13 @@ func (in *Input) makeRoom() bool {
 	return true
 }
 
-// clean forgets identities not found for clean_removed whose batches were all acknowledged.
+// clean forgets streams not found for clean_removed whose batches were all acknowledged.
 func (in *Input) clean(now time.Time) {
-	for key, st := range in.states {
+	for _, st := range in.states {
 		if st.f != nil || st.seenGen == in.gen || now.Sub(st.lastSeen) < in.cfg.cleanRemoved || st.tracker.Pending() > 0 {
 			continue
 		}
-		delete(in.states, key)
-		if in.byPath[st.path] == st {
-			delete(in.byPath, st.path)
-		}
-		in.dirty.Store(true)
+		in.forget(st)
 		in.log.Info("registry entry removed: file gone for longer than clean_removed", stateFields(st)...)
 	}
 }

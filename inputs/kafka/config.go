@@ -25,6 +25,7 @@ type Config struct {
 	BatchEvents       int      `hcl:"batch_events,optional"`       // default 1024
 	BatchBytes        string   `hcl:"batch_bytes,optional"`        // default 1MiB; fetches ask for at most min(this, 256KiB)
 	FetchMaxWait      string   `hcl:"fetch_max_wait,optional"`     // default 500ms
+	FetchBudget       string   `hcl:"fetch_budget,optional"`       // default 16MiB: fetched-but-not-emitted data, all partitions
 	ClientID          string   `hcl:"client_id,optional"`          // default logpipe
 	SessionTimeout    string   `hcl:"session_timeout,optional"`    // default 30s
 	RebalanceTimeout  string   `hcl:"rebalance_timeout,optional"`  // default 30s
@@ -40,6 +41,7 @@ type Config struct {
 	CommitEvery       time.Duration
 	BatchByteLimit    int
 	FetchWait         time.Duration
+	FetchBudgetBytes  int64
 	SessionTimeoutD   time.Duration
 	RebalanceTimeoutD time.Duration
 	HeartbeatD        time.Duration
@@ -54,6 +56,7 @@ const (
 	DefaultBatchEvents       = 1024
 	DefaultBatchBytes        = "1MiB"
 	DefaultFetchMaxWait      = "500ms"
+	DefaultFetchBudget       = "16MiB"
 	DefaultClientID          = "logpipe"
 	DefaultSessionTimeout    = "30s"
 	DefaultRebalanceTimeout  = "30s"
@@ -72,6 +75,7 @@ func DefaultConfig() *Config {
 		BatchEvents:       DefaultBatchEvents,
 		BatchBytes:        DefaultBatchBytes,
 		FetchMaxWait:      DefaultFetchMaxWait,
+		FetchBudget:       DefaultFetchBudget,
 		ClientID:          DefaultClientID,
 		SessionTimeout:    DefaultSessionTimeout,
 		RebalanceTimeout:  DefaultRebalanceTimeout,
@@ -87,11 +91,9 @@ func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, pipeline.AttrErrorf("brokers", "at least one broker address (host:port) is required"))
 	}
-	for _, b := range c.Brokers {
-		if _, port, ok := strings.Cut(b, ":"); !ok || b == "" || port == "" || strings.HasPrefix(b, ":") {
-			errs = append(errs, pipeline.AttrErrorf("brokers", "%q is not a host:port address", b))
-		}
-	}
+	brokers, err := transport.Brokers("brokers", c.Brokers) // splits "h1:9092,h2:9092"
+	c.Brokers = brokers
+	errs = append(errs, err)
 	if len(c.Topics) == 0 {
 		errs = append(errs, pipeline.AttrErrorf("topics", "at least one topic is required"))
 	}
@@ -153,6 +155,13 @@ func (c *Config) Validate() error {
 		errs = append(errs, pipeline.AttrErrorf("batch_bytes", "%s must be between 1KiB and 256MiB", c.BatchBytes))
 	} else {
 		c.BatchByteLimit = int(n)
+	}
+	if n, err := pipeline.ParseBytes(c.FetchBudget); err != nil {
+		errs = append(errs, pipeline.AttrErrorf("fetch_budget", "%v", err))
+	} else if n < 1<<20 || n > 4<<30 {
+		errs = append(errs, pipeline.AttrErrorf("fetch_budget", "%s must be between 1MiB and 4GiB", c.FetchBudget))
+	} else {
+		c.FetchBudgetBytes = n
 	}
 	if c.ClientID == "" {
 		errs = append(errs, pipeline.AttrErrorf("client_id", "must not be empty"))

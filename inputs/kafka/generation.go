@@ -76,8 +76,12 @@ loop:
 		case <-genCtx.Done():
 			break loop
 		case <-t.C:
-			if err := gs.commit(); err != nil {
-				gs.log.Warn("committing offsets failed; retrying at the next interval", zap.Error(err))
+			committed, err := gs.commitMoved()
+			switch {
+			case err != nil:
+				in.commitOutage.fail("", err, zap.Int32("generation", gs.gen.ID))
+			case committed:
+				in.commitOutage.ok("")
 			}
 		}
 	}
@@ -131,7 +135,28 @@ func (gs *generation) waitAcks(d time.Duration) {
 // commit commits the low watermark of every partition whose position moved since the last
 // commit. It does nothing once the generation ended.
 func (gs *generation) commit() error {
-	return gs.commitWith(gs.gen.CommitOffsets)
+	_, err := gs.commitMoved()
+	return err
+}
+
+// commitMoved is commit, reporting whether anything was committed. It commits over the
+// generation's coordinator connection; when that connection is broken (the coordinator
+// restarted or moved, which kafka-go notices only at the next heartbeat), it commits as the
+// same member and generation over a new connection.
+func (gs *generation) commitMoved() (bool, error) {
+	return gs.commitWith(func(offsets map[string]map[int]int64) error {
+		err := gs.gen.CommitOffsets(offsets)
+		var ke kafkago.Error
+		if err != nil && !errors.As(err, &ke) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if rerr := gs.commitVia(ctx, gs.gen.ID, gs.gen.MemberID, offsets); rerr != nil {
+				return fmt.Errorf("%w (over a new connection: %w)", err, rerr)
+			}
+			return nil
+		}
+		return err
+	})
 }
 
 // commitStandalone commits like commit, but outside the generation (generation -1, no
@@ -139,27 +164,35 @@ func (gs *generation) commit() error {
 // overwrites a position that another member owns now. Close uses it when this member was
 // removed from the group (session expired) before it could commit its last positions.
 func (gs *generation) commitStandalone(ctx context.Context) error {
-	return gs.commitWith(func(offsets map[string]map[int]int64) error {
-		req := &kafkago.OffsetCommitRequest{GroupID: gs.gen.GroupID, GenerationID: -1, Topics: map[string][]kafkago.OffsetCommit{}}
-		for topic, ps := range offsets {
-			for p, off := range ps {
-				req.Topics[topic] = append(req.Topics[topic], kafkago.OffsetCommit{Partition: p, Offset: off})
-			}
-		}
-		res, err := gs.in.client.OffsetCommit(ctx, req)
-		if err != nil {
-			return err
-		}
-		var errs []error
-		for topic, ps := range res.Topics {
-			for _, p := range ps {
-				if p.Error != nil {
-					errs = append(errs, fmt.Errorf("%s/%d: %w", topic, p.Partition, p.Error))
-				}
-			}
-		}
-		return errors.Join(errs...)
+	_, err := gs.commitWith(func(offsets map[string]map[int]int64) error {
+		return gs.commitVia(ctx, -1, "", offsets)
 	})
+	return err
+}
+
+// commitVia commits offsets with an OffsetCommit request of the input's own client (a
+// connection of its own to the group coordinator) as member memberID of generation genID.
+func (gs *generation) commitVia(ctx context.Context, genID int32, memberID string, offsets map[string]map[int]int64) error {
+	req := &kafkago.OffsetCommitRequest{GroupID: gs.gen.GroupID, GenerationID: int(genID), MemberID: memberID,
+		Topics: map[string][]kafkago.OffsetCommit{}}
+	for topic, ps := range offsets {
+		for p, off := range ps {
+			req.Topics[topic] = append(req.Topics[topic], kafkago.OffsetCommit{Partition: p, Offset: off})
+		}
+	}
+	res, err := gs.in.client.OffsetCommit(ctx, req)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for topic, ps := range res.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				errs = append(errs, fmt.Errorf("%s/%d: %w", topic, p.Partition, p.Error))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // isFenced reports whether err means this member is no longer part of the generation.
@@ -167,11 +200,11 @@ func isFenced(err error) bool {
 	return errors.Is(err, kafkago.IllegalGeneration) || errors.Is(err, kafkago.UnknownMemberId)
 }
 
-func (gs *generation) commitWith(commitOffsets func(map[string]map[int]int64) error) error {
+func (gs *generation) commitWith(commitOffsets func(map[string]map[int]int64) error) (bool, error) {
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
 	if gs.ended {
-		return nil
+		return false, nil
 	}
 	var offsets map[string]map[int]int64
 	type moved struct {
@@ -198,13 +231,13 @@ func (gs *generation) commitWith(commitOffsets func(map[string]map[int]int64) er
 		ms = append(ms, moved{p, pos})
 	}
 	if len(ms) == 0 {
-		return nil
+		return false, nil
 	}
 	if err := commitOffsets(offsets); err != nil {
 		if isFenced(err) || errors.Is(err, kafkago.RebalanceInProgress) {
-			return fmt.Errorf("commit refused by the group coordinator (the group is rebalancing): %w", err)
+			return false, fmt.Errorf("commit refused by the group coordinator (the group is rebalancing): %w", err)
 		}
-		return fmt.Errorf("commit: %w", err)
+		return false, fmt.Errorf("commit: %w", err)
 	}
 	for _, m := range ms {
 		m.p.lastCommitted = m.pos
@@ -212,7 +245,7 @@ func (gs *generation) commitWith(commitOffsets func(map[string]map[int]int64) er
 	if ce := gs.log.Check(zap.DebugLevel, "committed offsets"); ce != nil {
 		ce.Write(zap.Any("offsets", offsets))
 	}
-	return nil
+	return true, nil
 }
 
 // reached reports whether this generation owns tp and fetched it up to its end offset.

@@ -47,6 +47,10 @@ type Input struct {
 	client *kafkago.Client
 	// metrics are the input's Prometheus metrics (consumer lag, end-to-end latency).
 	metrics *inputMetrics
+	// budget bounds the fetched-but-not-emitted data of all partitions (fetch_budget).
+	budget *byteBudget
+	// Outages, each logged once, with reminders and a recovery line.
+	metaOutage, topicOutage, joinOutage, fetchOutage, commitOutage *outage
 
 	// Set by Run before the first generation; read by generation goroutines.
 	emit   pipeline.Emit
@@ -100,7 +104,17 @@ func New(cfg *Config, s pipeline.Stage) (*Input, error) {
 		client:    &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: tr},
 		closeCh:   make(chan struct{}),
 		reachedCh: make(chan struct{}, 1),
+		budget:    newByteBudget(cfg.FetchBudgetBytes),
 	}
+	in.metaOutage = newOutage(log, zap.WarnLevel, "reading topic metadata from the brokers")
+	in.topicOutage = newOutage(log, zap.ErrorLevel, "")
+	in.topicOutage.failMsg = "a kafka topic to consume does not exist; waiting for it, retrying (logged again every 30s while it lasts)"
+	in.topicOutage.remindMsg = "a kafka topic to consume still does not exist; waiting for it, retrying"
+	in.topicOutage.debugMsg = "a kafka topic to consume does not exist; retrying"
+	in.topicOutage.okMsg = "the kafka topics to consume exist now"
+	in.joinOutage = newOutage(log, zap.WarnLevel, "joining the consumer group")
+	in.fetchOutage = newOutage(log, zap.WarnLevel, "fetching from the partition leaders")
+	in.commitOutage = newOutage(log, zap.WarnLevel, "committing offsets")
 	in.metrics = newInputMetrics(in)
 	if err := s.Registerer().Register(in.metrics); err != nil {
 		return nil, fmt.Errorf("input kafka: register metrics: %w", err)
@@ -108,7 +122,7 @@ func New(cfg *Config, s pipeline.Stage) (*Input, error) {
 	return in, nil
 }
 
-// ErrUnknownTopic is wrapped by the error Run returns when a configured topic does not exist.
+// ErrUnknownTopic classifies a configured topic that does not exist (Run waits for it).
 var ErrUnknownTopic = errors.New("unknown topic")
 
 // Run joins the consumer group and consumes the assigned partitions until ctx ends or, in
@@ -182,16 +196,17 @@ func (in *Input) Run(ctx context.Context, emit pipeline.Emit) error {
 			}
 			failures++
 			// kafka-go backs off between attempts itself (JoinGroupBackoff).
-			level := zap.WarnLevel
 			if errors.Is(err, kafkago.RebalanceInProgress) {
-				level = zap.InfoLevel // another member joined or left: join again
+				// Another member joined or left: join again.
+				in.log.Info("the consumer group is rebalancing; joining again", zap.String("group_id", in.cfg.GroupID))
+				continue
 			}
-			in.log.Log(level, "joining the consumer group failed; retrying",
-				zap.Strings("brokers", in.cfg.Brokers), zap.String("group_id", in.cfg.GroupID),
-				zap.Int("attempt", failures), zap.Error(err))
+			in.joinOutage.fail("", err, zap.Strings("brokers", in.cfg.Brokers), zap.String("group_id", in.cfg.GroupID),
+				zap.Int("attempt", failures))
 			continue
 		}
 		failures = 0
+		in.joinOutage.ok("")
 		in.startGeneration(gen)
 	}
 	cancel()
@@ -238,13 +253,23 @@ func (in *Input) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// topicBackoff paces the checks of the topics at start: a topic created (or a cluster
+// started) while the input waits is seen within 5 s.
+var topicBackoff = pipeline.Backoff{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.2}
+
 // checkTopics reads the partitions of every configured topic, retrying while the brokers
-// are unreachable. A topic that does not exist is a permanent error.
+// are unreachable and while a topic does not exist (as the kafka output does: no restart
+// loop), and saying so once, with a reminder every 30 s and a line when it is resolved.
 func (in *Input) checkTopics(ctx context.Context) (map[string][]int, error) {
 	var parts map[string][]int
-	err := pipeline.Retry(ctx, pipeline.DefaultBackoff, func(attempt int, err error, delay time.Duration) {
-		in.log.Warn("cannot read topic metadata from the brokers; retrying",
-			zap.Strings("brokers", in.cfg.Brokers), zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
+	err := pipeline.Retry(ctx, topicBackoff, func(attempt int, err error, delay time.Duration) {
+		fields := []zap.Field{zap.Strings("brokers", in.cfg.Brokers), zap.Int("attempt", attempt), zap.Duration("retry_in", delay)}
+		if errors.Is(err, ErrUnknownTopic) {
+			in.metaOutage.ok("")
+			in.topicOutage.fail("", err, fields...)
+			return
+		}
+		in.metaOutage.fail("", err, fields...)
 	}, func(ctx context.Context) error {
 		res, err := in.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: in.cfg.Topics})
 		if err != nil {
@@ -264,12 +289,16 @@ func (in *Input) checkTopics(ctx context.Context) (map[string][]int, error) {
 		}
 		for _, t := range in.cfg.Topics {
 			if len(parts[t]) == 0 {
-				return pipeline.Permanent(fmt.Errorf("input kafka: %w %q on brokers %s: create it with `logpipe setup --topic` (attributes partitions, replication_factor) or check the topics attribute",
-					ErrUnknownTopic, t, strings.Join(in.cfg.Brokers, ",")))
+				return fmt.Errorf("input kafka: %w %q on brokers %s: create it with `logpipe setup --topic` (attributes partitions, replication_factor) or check the topics attribute; consuming starts when it exists",
+					ErrUnknownTopic, t, strings.Join(in.cfg.Brokers, ","))
 			}
 		}
 		return nil
 	})
+	if err == nil {
+		in.metaOutage.ok("")
+		in.topicOutage.ok("")
+	}
 	return parts, err
 }
 

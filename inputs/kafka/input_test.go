@@ -63,8 +63,8 @@ func TestConsumeCommitsEndOffsets(t *testing.T) {
 		}
 	}
 	e := col.events[0]
-	if want := fmt.Sprintf("logs-%d-%d", e.Partition, e.Offset); e.ID != want {
-		t.Errorf("ID %q, want %q", e.ID, want)
+	if prefix := fmt.Sprintf("logs-%d-%d-", e.Partition, e.Offset); !strings.HasPrefix(e.ID, prefix) || len(e.ID) != len(prefix)+recordHashLen {
+		t.Errorf("ID %q, want %q followed by the record's hash", e.ID, prefix)
 	}
 	if e.Topic != "logs" || !bytes.Contains(e.Doc, []byte(`"message":"line `)) {
 		t.Errorf("event %+v", e)
@@ -304,22 +304,46 @@ func TestNonJSONMessage(t *testing.T) {
 	}
 }
 
-// An unknown topic is a permanent error that names the topic and `logpipe setup --topic`.
-func TestUnknownTopic(t *testing.T) {
+// A topic that does not exist yet: the input waits for it (no exit into a restart loop),
+// says so once as an error naming the topic and `logpipe setup --topic`, and consumes
+// once the topic was created, saying so.
+func TestUnknownTopicWaits(t *testing.T) {
 	c := newCluster(t, map[string]int32{"logs": 1})
-	in := newInput(t, testConfig(t, c, "g", "nope"), false)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := in.Run(ctx, newCollector(nil).emit)
-	if err == nil || !pipeline.IsPermanent(err) || !errors.Is(err, ErrUnknownTopic) {
-		t.Fatalf("Run: %v, want a permanent unknown-topic error", err)
-	}
-	if !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error(), "logpipe setup --topic") {
-		t.Fatalf("error does not help: %v", err)
-	}
-	if err := in.Close(ctx); err != nil {
+	core, logs := observer.New(zap.InfoLevel)
+	cfg := testConfig(t, c, "g", "later")
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	in, err := New(cfg, pipeline.Stage{Kind: "input", Type: "kafka", Name: "t", Log: zap.New(core), Codecs: testCodecs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := newCollector(nil)
+	r := start(in, col.emit)
+	waitFor(t, "the missing topic to be logged", 10*time.Second, func() bool {
+		return logs.FilterLevelExact(zap.ErrorLevel).FilterMessageSnippet("does not exist; waiting").Len() > 0
+	})
+	e := logs.FilterLevelExact(zap.ErrorLevel).All()[0]
+	if msg := fmt.Sprint(e.ContextMap()["error"]); !strings.Contains(msg, `"later"`) || !strings.Contains(msg, "logpipe setup --topic") {
+		t.Fatalf("logged error does not help: %s", msg)
+	}
+	select {
+	case err := <-r.done:
+		t.Fatalf("Run returned %v while the topic is missing; it must wait", err)
+	case <-time.After(time.Second):
+	}
+	if n := logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 1 {
+		t.Errorf("the missing topic was logged %d times within a second, want once (then every 30 s)", n)
+	}
+	if err := c.CreateTopic("later", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, producer(t, c), "later", 0, jsonRecords(0, 5)...)
+	waitFor(t, "records of the created topic", 20*time.Second, func() bool { return col.count() == 5 })
+	if logs.FilterMessageSnippet("exist now").Len() == 0 {
+		t.Errorf("the end of the wait was not logged")
+	}
+	r.stop(t)
 }
 
 // Backpressure: with max_in_flight unacked batches, the partition stops fetching.
@@ -369,7 +393,7 @@ func TestConfigValidate(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.CommitEvery != time.Second || cfg.BatchByteLimit != 1<<20 || cfg.Partitions != 3 || cfg.ReplicationFactor != 2 {
+	if cfg.CommitEvery != time.Second || cfg.BatchByteLimit != 1<<20 || cfg.Partitions != 3 || cfg.ReplicationFactor != 2 || cfg.FetchBudgetBytes != 16<<20 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	bad := DefaultConfig()
@@ -379,8 +403,9 @@ func TestConfigValidate(t *testing.T) {
 	bad.BatchBytes = "12XB"
 	bad.HeartbeatInterval = "40s"
 	bad.Partitions = 0
+	bad.FetchBudget = "512KiB"
 	err := bad.Validate()
-	for _, attr := range []string{"brokers", "topics", "group_id", "start_offset", "commit_interval", "batch_bytes", "heartbeat_interval", "partitions"} {
+	for _, attr := range []string{"brokers", "topics", "group_id", "start_offset", "commit_interval", "batch_bytes", "heartbeat_interval", "partitions", "fetch_budget"} {
 		var found bool
 		for _, e := range unjoin(err) {
 			var ae *pipeline.AttrError
@@ -443,8 +468,9 @@ func TestCloseCommitsAfterDrain(t *testing.T) {
 	}
 }
 
-// Brokers that are not reachable yet: the input retries, logging the broker addresses, and
-// consumes once the cluster is up.
+// Brokers that are not reachable yet: the input retries, logging the outage once with the
+// broker addresses (not once per attempt), consumes once the cluster is up, and logs the
+// end of the outage.
 func TestBrokersUnreachableRetried(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -454,7 +480,7 @@ func TestBrokersUnreachableRetried(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 
-	core, logs := observer.New(zap.WarnLevel)
+	core, logs := observer.New(zap.DebugLevel)
 	cfg := DefaultConfig()
 	cfg.Brokers = []string{addr}
 	cfg.Topics = []string{"logs"}
@@ -479,6 +505,9 @@ func TestBrokersUnreachableRetried(t *testing.T) {
 		}
 		return false
 	})
+	waitFor(t, "several failed attempts", 10*time.Second, func() bool {
+		return logs.FilterMessageSnippet("reading topic metadata from the brokers failed").Len() >= 3
+	})
 	c, err := kfake.NewCluster(kfake.Ports(port), kfake.GroupMinSessionTimeout(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -491,6 +520,12 @@ func TestBrokersUnreachableRetried(t *testing.T) {
 	produce(t, pr, "logs", 0, jsonRecords(0, 5)...)
 	waitFor(t, "records after the cluster came up", 20*time.Second, func() bool { return col.count() == 5 })
 	r.stop(t)
+	if n := logs.FilterLevelExact(zap.WarnLevel).FilterMessageSnippet("reading topic metadata").Len(); n != 1 {
+		t.Errorf("the outage was logged %d times as a warning, want once", n)
+	}
+	if logs.FilterMessageSnippet("reading topic metadata from the brokers succeeds again").Len() != 1 {
+		t.Errorf("the end of the outage was not logged once")
+	}
 }
 
 // An ack that arrives after its partition was revoked (the generation ended) never commits.

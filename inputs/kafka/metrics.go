@@ -23,6 +23,9 @@ var latencyBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 
 //     (records in Kafka not read yet).
 //   - logpipe_kafka_high_watermark{topic,partition}: as of the last fetch.
 //   - logpipe_kafka_assigned_partitions: partitions this member owns in the current generation.
+//   - logpipe_kafka_fetch_buffered_bytes: bytes of fetched records not yet handed to the
+//     pipeline (reserved or held), all partitions together; at most about fetch_budget.
+//   - logpipe_kafka_fetch_budget_bytes: fetch_budget.
 //   - logpipe_kafka_event_latency_seconds: histogram of now minus the event's @timestamp,
 //     observed when every output acknowledged the event's batch (for Elasticsearch: when it
 //     is durable there), once per delivered event; events dropped by a filter are not
@@ -36,6 +39,8 @@ type inputMetrics struct {
 	fetchLag *prometheus.Desc
 	hwm      *prometheus.Desc
 	assigned *prometheus.Desc
+	buffered *prometheus.Desc
+	budget   *prometheus.Desc
 	latency  prometheus.Histogram
 }
 
@@ -51,6 +56,10 @@ func newInputMetrics(in *Input) *inputMetrics {
 			"High watermark of an assigned partition, as of the last fetch.", tp, nil),
 		assigned: prometheus.NewDesc("logpipe_kafka_assigned_partitions",
 			"Partitions assigned to this member in the current consumer group generation.", nil, nil),
+		buffered: prometheus.NewDesc("logpipe_kafka_fetch_buffered_bytes",
+			"Bytes of fetched records not yet handed to the pipeline, all partitions together.", nil, nil),
+		budget: prometheus.NewDesc("logpipe_kafka_fetch_budget_bytes",
+			"The fetch_budget: the bound of logpipe_kafka_fetch_buffered_bytes.", nil, nil),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "logpipe_kafka_event_latency_seconds",
 			Help:    "Now minus the event's @timestamp, observed when every output acknowledged the event.",
@@ -65,6 +74,8 @@ func (m *inputMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.fetchLag
 	ch <- m.hwm
 	ch <- m.assigned
+	ch <- m.buffered
+	ch <- m.budget
 	m.latency.Describe(ch)
 }
 
@@ -90,6 +101,8 @@ func (m *inputMetrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(m.assigned, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(m.buffered, prometheus.GaugeValue, float64(m.in.budget.inUse()))
+	ch <- prometheus.MustNewConstMetric(m.budget, prometheus.GaugeValue, float64(m.in.budget.limit))
 }
 
 // observeLatency records the end-to-end latency of the events still in b (called from the

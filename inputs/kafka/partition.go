@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/logpipe/logpipe/pipeline"
 	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -37,8 +39,10 @@ type partition struct {
 	hwm           atomic.Int64 // high watermark as of the last fetch; -1 before (metrics)
 	fetched       atomic.Int64 // next offset to fetch (metrics)
 
-	msgs []kafkago.Message // reused fetch buffer
-	dec  pipeline.Decoder
+	msgs     []kafkago.Message // reused fetch buffer
+	lastHeld int64             // bytes the last fetch held (budget estimate); -1 before the first
+	dec      pipeline.Decoder
+	hash     xxhash.Digest // scratch for record ids
 }
 
 func newPartition(gs *generation, topic string, id int, assigned int64) *partition {
@@ -53,6 +57,7 @@ func newPartition(gs *generation, topic string, id int, assigned int64) *partiti
 		end:           -1,
 		lastCommitted: assigned,
 		dec:           gs.in.newDec(),
+		lastHeld:      -1,
 	}
 	p.log = gs.log.With(zap.String("partition", p.domain))
 	p.hwm.Store(-1)
@@ -121,14 +126,17 @@ func (p *partition) run(ctx context.Context) {
 			c, err := p.dial(ctx)
 			if err != nil {
 				failures++
-				p.log.Warn("cannot connect to the partition leader; retrying",
-					zap.Strings("brokers", cfg.Brokers), zap.Int("attempt", failures), zap.Error(err))
+				p.in.fetchOutage.fail(p.domain, fmt.Errorf("connecting to the partition leader: %w", err),
+					zap.Strings("brokers", cfg.Brokers), zap.Int("attempt", failures))
 				continue
 			}
 			conn = c
 			unlink = context.AfterFunc(ctx, func() { c.Close() })
 		}
 		n, pos, err := p.fetch(ctx, conn, next)
+		if err == nil || errors.Is(err, kafkago.RequestTimedOut) {
+			p.in.fetchOutage.ok(p.domain)
+		}
 		if err == nil {
 			failures = 0
 			if n == 0 && pos > next {
@@ -166,8 +174,8 @@ func (p *partition) run(ctx context.Context) {
 		default:
 			failures++
 			closeConn()
-			p.log.Warn("fetch failed; reconnecting", zap.Strings("brokers", cfg.Brokers),
-				zap.Int64("offset", next), zap.Int("attempt", failures), zap.Error(err))
+			p.in.fetchOutage.fail(p.domain, err, zap.Strings("brokers", cfg.Brokers),
+				zap.Int64("offset", next), zap.Int("attempt", failures))
 		}
 	}
 }
@@ -220,8 +228,8 @@ func (p *partition) resolve(ctx context.Context, off int64) (int64, error) {
 	}
 	var abs int64
 	err := pipeline.Retry(ctx, pipeline.DefaultBackoff, func(attempt int, err error, delay time.Duration) {
-		p.log.Warn("cannot read the partition's offsets; retrying", zap.Strings("brokers", p.in.cfg.Brokers),
-			zap.Int("attempt", attempt), zap.Error(err))
+		p.in.fetchOutage.fail(p.domain, fmt.Errorf("reading the partition's offsets: %w", err),
+			zap.Strings("brokers", p.in.cfg.Brokers), zap.Int("attempt", attempt))
 	}, func(ctx context.Context) error {
 		offs, err := p.in.listOffsets(ctx, p.topic, []int{p.id}, off)
 		if err != nil {
@@ -277,7 +285,14 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 	if _, err := conn.Seek(off, kafkago.SeekAbsolute|kafkago.SeekDontCheck); err != nil {
 		return 0, off, err
 	}
+	// Reserve room in the input's fetch budget for what this fetch will hold.
+	budget := p.in.budget
+	reserved, ok := budget.acquire(ctx, p.lastHeld)
+	if !ok {
+		return 0, off, &emitError{ctx.Err()}
+	}
 	if err := conn.SetReadDeadline(time.Now().Add(cfg.FetchWait + 10*time.Second)); err != nil {
+		budget.release(reserved)
 		return 0, off, err
 	}
 	b := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: min(cfg.BatchByteLimit, fetchMaxBytes), MaxWait: cfg.FetchWait})
@@ -310,6 +325,13 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 		clear(msgs[n:])
 		msgs, pos, rerr = msgs[:n], p.end, nil
 	}
+	held := heldBytes(msgs)
+	budget.adjust(reserved, held)
+	p.lastHeld = held
+	if len(msgs) == 0 {
+		budget.release(held)
+		p.keepMsgs()
+	}
 	if len(msgs) > 0 {
 		// Records read before an error are good: emit them, and report the error after.
 		if last := msgs[len(msgs)-1].Offset + 1; rerr != nil {
@@ -317,9 +339,12 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 		} else {
 			pos = max(pos, last)
 		}
-		// emitChunk clears each record once its batch is decoded, so p.msgs keeps no values.
-		if err := p.emitChunk(ctx, msgs, pos); err != nil {
-			clear(p.msgs[:cap(p.msgs)])
+		// emitChunk clears each record once its batch is decoded, so p.msgs keeps no values,
+		// and releases the budget of each batch the pipeline took; the rest here.
+		released, err := p.emitChunk(ctx, msgs, pos)
+		budget.release(held - released)
+		p.keepMsgs()
+		if err != nil {
 			return 0, off, err
 		}
 	}
@@ -329,13 +354,31 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 	return len(msgs), max(pos, off), nil
 }
 
+// maxKeptMsgs is the largest fetch buffer (in records) a partition keeps between fetches:
+// a larger one is let go, so that idle or blocked partitions do not each hold the record
+// slots of their largest fetch.
+const maxKeptMsgs = 1024
+
+// keepMsgs clears the fetch buffer (no record values stay reachable from it) and lets it
+// go when it is large.
+func (p *partition) keepMsgs() {
+	if cap(p.msgs) > maxKeptMsgs {
+		p.msgs = nil
+		return
+	}
+	clear(p.msgs[:cap(p.msgs)])
+	p.msgs = p.msgs[:0]
+}
+
 // emitChunk decodes msgs into batches of at most batch_events events and about
-// batch_bytes bytes; the last batch ends at pos.
-func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos int64) error {
+// batch_bytes bytes; the last batch ends at pos. It releases the fetch budget of each
+// batch once emit returned, and returns the bytes released.
+func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos int64) (int64, error) {
 	cfg := p.in.cfg
+	released := int64(0)
 	for start := 0; start < len(msgs); {
 		if start > 0 && !p.waitInFlight(ctx) {
-			return &emitError{ctx.Err()}
+			return released, &emitError{ctx.Err()}
 		}
 		end, size := start, 0
 		for end < len(msgs) && end-start < cfg.BatchEvents && (end == start || size+len(msgs[end].Value) <= cfg.BatchByteLimit) {
@@ -346,6 +389,7 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 		if end == len(msgs) {
 			batchEnd = pos
 		}
+		weight := heldBytes(msgs[start:end])
 		events := p.decode(msgs[start:end], size)
 		// The records' values are copied into the events: let them go before emit, which
 		// blocks while the pipeline is full.
@@ -356,17 +400,20 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 		p.emittedEnd = batchEnd
 		var b *pipeline.Batch
 		b = pipeline.NewBatch(p.domain, events, p.onAck(tr, tk, &b))
-		if err := p.in.emit(ctx, b); err != nil {
+		err := p.in.emit(ctx, b)
+		p.in.budget.release(weight) // in the pipeline's queue now (or dropped)
+		released += weight
+		if err != nil {
 			// Never acked: the position stays below this batch.
-			return &emitError{err}
+			return released, &emitError{err}
 		}
 		start = end
 	}
-	return nil
+	return released, nil
 }
 
-// decode turns records into document events. Documents share one buffer per batch; ids of
-// events without @metadata._id ("<topic>-<partition>-<offset>") share one string.
+// decode turns records into document events. Documents share one buffer per batch; the ids
+// of events without @metadata._id (see AppendRecordID) share one string per batch.
 func (p *partition) decode(msgs []kafkago.Message, size int) []pipeline.Event {
 	events := make([]pipeline.Event, len(msgs))
 	buf := make([]byte, 0, size+len(msgs)*64)
@@ -383,18 +430,14 @@ func (p *partition) decode(msgs []kafkago.Message, size int) []pipeline.Event {
 		}
 	}
 	if missing > 0 {
-		ids := make([]byte, 0, missing*(len(p.domain)+12))
+		ids := make([]byte, 0, missing*(len(p.domain)+12+1+recordHashLen))
 		bounds := make([]int, 0, missing+1)
 		for i := range events {
 			if events[i].ID != "" {
 				continue
 			}
 			bounds = append(bounds, len(ids))
-			ids = append(ids, p.topic...)
-			ids = append(ids, '-')
-			ids = strconv.AppendInt(ids, int64(p.id), 10)
-			ids = append(ids, '-')
-			ids = strconv.AppendInt(ids, events[i].Offset, 10)
+			ids = AppendRecordID(ids, &p.hash, p.topic, p.id, msgs[i].Offset, msgs[i].Time, msgs[i].Value)
 		}
 		bounds = append(bounds, len(ids))
 		all := string(ids)
@@ -408,6 +451,41 @@ func (p *partition) decode(msgs []kafkago.Message, size int) []pipeline.Event {
 		}
 	}
 	return events
+}
+
+// recordHashLen is the length of the hash part of a record id (16 hex digits).
+const recordHashLen = 16
+
+// AppendRecordID appends the document id of a Kafka record that carries no @metadata._id:
+// "<topic>-<partition>-<offset>-<hash>", where hash is the 64-bit xxHash (16 hex digits)
+// of the record's value and timestamp. The id is a pure function of the record, so a
+// redelivery of the same record gets the same id (and op_type=create collapses it), while
+// a different record at the same position (after the topic was deleted and re-created,
+// a cluster migration or an unclean leader election reused its offset) gets a different
+// one and is never taken for a duplicate. d is scratch state (reset here), so that no
+// allocation happens per record.
+func AppendRecordID(dst []byte, d *xxhash.Digest, topic string, partition int, offset int64, ts time.Time, value []byte) []byte {
+	d.Reset()
+	_, _ = d.Write(value)
+	var tb [8]byte
+	ms := uint64(0)
+	if !ts.IsZero() {
+		ms = uint64(ts.UnixMilli())
+	}
+	binary.BigEndian.PutUint64(tb[:], ms)
+	_, _ = d.Write(tb[:])
+	sum := d.Sum64()
+	dst = append(dst, topic...)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, int64(partition), 10)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, offset, 10)
+	dst = append(dst, '-')
+	const hexDigits = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		dst = append(dst, hexDigits[(sum>>uint(shift))&0xf])
+	}
+	return dst
 }
 
 // emitError is a failed emit: the pipeline stopped taking batches.

@@ -45,7 +45,7 @@ func BenchmarkBulkBody(b *testing.B) {
 		if i%1000 == 0 {
 			r.reset()
 		}
-		bb.appendDoc(r, &evs[i%1000], ack)
+		bb.appendDoc(r, &evs[i%1000], i%1000, ack)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 }

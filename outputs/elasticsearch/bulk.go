@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -36,6 +35,7 @@ type docRef struct {
 	idxLen int
 	idOff  int // the quoted _id value, relative to off; idLen 0 when absent
 	idLen  int
+	ev     int // the event's index in ack.b.Events (its origin, for dead-letter entries)
 	ack    *batchAck
 }
 
@@ -43,6 +43,12 @@ type docRef struct {
 type request struct {
 	body []byte
 	docs []docRef
+
+	// State of the current process call (output.go).
+	status    int    // HTTP status of the last attempt (0: no answer)
+	failing   bool   // held by failing requests (counted in Output.reqOutage)
+	denied    bool   // holds items refused with 401/403 (counted in Output.denyOutage)
+	deniedFix string // what to fix, for the log
 }
 
 func (r *request) reset() {
@@ -110,10 +116,10 @@ func newBodyBuilder(index *codecs.Template, enc pipeline.Encoder) *bodyBuilder {
 
 const actionPrefix = `{"create":{"_index":`
 
-// appendDoc appends the action and source lines of e to r.
-func (bb *bodyBuilder) appendDoc(r *request, e *pipeline.Event, ack *batchAck) {
+// appendDoc appends the action and source lines of e, event ev of ack's batch, to r.
+func (bb *bodyBuilder) appendDoc(r *request, e *pipeline.Event, ev int, ack *batchAck) {
 	start := len(r.body)
-	d := docRef{off: start, ack: ack}
+	d := docRef{off: start, ev: ev, ack: ack}
 	r.body = append(r.body, actionPrefix...)
 	d.idxOff = len(r.body) - start
 	r.body = bb.appendIndex(r.body, e)
@@ -179,23 +185,11 @@ func dailyOnly(tpl string) bool {
 	return true
 }
 
-// appendID appends the document _id: the event's id; for line events the id derived from
-// the file and offset; for Kafka records without one "<topic>-<partition>-<offset>".
-// Nothing is appended when no id can be derived (Elasticsearch then generates one).
+// appendID appends the document _id: the event's id, set once by the input that read it
+// (the file input from the stream and offset, the kafka input from the record). Nothing is
+// appended for an event without one (Elasticsearch then generates an id).
 func (bb *bodyBuilder) appendID(dst []byte, e *pipeline.Event) []byte {
-	switch {
-	case e.ID != "":
-		return append(dst, e.ID...)
-	case e.Doc == nil && e.File != nil && e.File.IDPrefix != "":
-		return pipeline.AppendEventID(dst, e.File.IDPrefix, e.Offset)
-	case e.Topic != "":
-		dst = append(dst, e.Topic...)
-		dst = append(dst, '-')
-		dst = strconv.AppendInt(dst, int64(e.Partition), 10)
-		dst = append(dst, '-')
-		return strconv.AppendInt(dst, e.Offset, 10)
-	}
-	return dst
+	return append(dst, e.ID...)
 }
 
 // appendSource appends the document: a document event's Doc as it is; a line event
@@ -276,6 +270,7 @@ const (
 	outIndexed   outcome = iota // 2xx
 	outDuplicate                // 409 version_conflict_engine_exception: already stored
 	outRetry                    // 429 or 5xx
+	outDenied                   // 401/403 (privileges, index blocks), 429 flood-stage block: retried, loudly
 	outReject                   // any other error: dead-letter
 )
 
@@ -287,8 +282,16 @@ func classify(r *itemResult) outcome {
 		return outIndexed
 	case r.Status == 409 && r.Error != nil && r.Error.Type == "version_conflict_engine_exception":
 		return outDuplicate
+	case r.Status == 429 && r.Error != nil && r.Error.Type == "cluster_block_exception":
+		// The disk flood-stage block (read_only_allow_delete): retried like any 429, but
+		// logged like a refusal, since it lasts until an operator frees disk space.
+		return outDenied
 	case r.Status == 429 || r.Status >= 500:
 		return outRetry
+	case r.Status == 401 || r.Status == 403:
+		// security_exception (missing index privileges), cluster_block_exception (a write or
+		// read-only block): an operator can fix them, and no document is wrong.
+		return outDenied
 	}
 	return outReject
 }

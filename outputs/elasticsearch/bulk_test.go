@@ -19,10 +19,12 @@ func TestBodyBuilder(t *testing.T) {
 		{Timestamp: ts, Doc: []byte(`{"x":1}`)},
 	}
 	for i := range evs {
-		bb.appendDoc(r, &evs[i], ack)
+		bb.appendDoc(r, &evs[i], i, ack)
 	}
+	// An event without an id gets none: ids are the inputs' (the kafka input gives every
+	// record one), never derived here.
 	want := `{"create":{"_index":"logs-2026.11.21","_id":"a\"b"}}` + "\n" + `{"m": 1}` + "\n" +
-		`{"create":{"_index":"logs-2026.11.20","_id":"kafka_test-2-9"}}` + "\n{}\n" +
+		`{"create":{"_index":"logs-2026.11.20"}}` + "\n{}\n" +
 		`{"create":{"_index":"logs-2026.11.21"}}` + "\n" + `{"x":1}` + "\n"
 	if string(r.body) != want {
 		t.Fatalf("body\n%s\nwant\n%s", r.body, want)
@@ -67,6 +69,11 @@ func TestClassify(t *testing.T) {
 		{&itemResult{Status: 503}, outRetry},
 		{&itemResult{Status: 400, Error: e("document_parsing_exception")}, outReject},
 		{nil, outRetry},
+		{&itemResult{Status: 403, Error: e("security_exception")}, outDenied},
+		{&itemResult{Status: 401, Error: e("security_exception")}, outDenied},
+		{&itemResult{Status: 403, Error: e("cluster_block_exception")}, outDenied},
+		{&itemResult{Status: 429, Error: e("cluster_block_exception")}, outDenied},
+		{&itemResult{Status: 404, Error: e("index_not_found_exception")}, outReject},
 	}
 	for _, c := range cases {
 		if got := classify(c.r); got != c.want {

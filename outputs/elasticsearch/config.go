@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
@@ -63,6 +64,10 @@ type Config struct {
 	Retry *RetryConfig `hcl:"retry,block"`
 	// DeadLetter says where permanently rejected documents go.
 	DeadLetter *DeadLetterConfig `hcl:"dead_letter,block"`
+	// Pipeline names an ingest pipeline every document goes through (sent as the pipeline
+	// parameter of each _bulk request); empty (default): none, the index's
+	// index.default_pipeline applies if it has one. "_none" skips even that one.
+	Pipeline string `hcl:"pipeline,optional"`
 
 	// Derived by Validate.
 	index         *codecs.Template
@@ -70,6 +75,9 @@ type Config struct {
 	flushInterval time.Duration
 	timeout       time.Duration
 	backoff       pipeline.Backoff
+	dlqMaxBytes   int64
+	dlqMaxFiles   int
+	dlqMaxMessage int
 }
 
 // RetryConfig is the retry block.
@@ -95,7 +103,20 @@ type DeadLetterConfig struct {
 	// (no block) is plaintext.
 	TLS  *transport.TLS  `hcl:"tls,block"`
 	SASL *transport.SASL `hcl:"sasl,block"`
+	// MaxBytes caps the size of the dead-letter files together (default "1GiB"); MaxFiles
+	// is their number (default 4: the current file and 3 rotated ones, each at most
+	// max_bytes / max_files). When the cap is reached, rejected documents wait (and their
+	// partition with them) until rotated files are moved away: nothing is dropped.
+	MaxBytes string `hcl:"max_bytes,optional"`
+	MaxFiles int    `hcl:"max_files,optional"`
+	// MaxMessageBytes is the dead-letter topic's max.message.bytes (default "1MiB"): larger
+	// entries are cut to fit. A MESSAGE_TOO_LARGE answer lowers it.
+	MaxMessageBytes string `hcl:"max_message_bytes,optional"`
 }
+
+// DefaultDeadLetterMaxMessageBytes is the default max_message_bytes of a Kafka dead-letter
+// topic (Kafka's default max.message.bytes is 1048588).
+const DefaultDeadLetterMaxMessageBytes = 1 << 20
 
 // NewConfig returns a Config holding the defaults.
 func NewConfig() *Config {
@@ -191,7 +212,10 @@ func (c *Config) Validate() error {
 		if d.KafkaTopic != "" && d.Path != "" {
 			errs = append(errs, pipeline.AttrErrorf("kafka_topic", "set either path or kafka_topic, not both"))
 		}
-		if d.KafkaTopic != "" && len(d.Brokers) == 0 {
+		brokers, err := transport.Brokers("dead_letter.brokers", d.Brokers) // splits "h1:9092,h2:9092"
+		d.Brokers = brokers
+		errs = append(errs, err)
+		if d.KafkaTopic != "" && len(d.Brokers) == 0 && err == nil {
 			errs = append(errs, pipeline.AttrErrorf("brokers", "kafka_topic needs brokers"))
 		}
 		if d.KafkaTopic == "" && len(d.Brokers) > 0 {
@@ -199,7 +223,61 @@ func (c *Config) Validate() error {
 		}
 		errs = append(errs, d.validateSecurity()...)
 	}
+	errs = append(errs, c.validateDeadLetterBounds()...)
+	if p := c.Pipeline; p != "" {
+		if len(p) > 512 || strings.IndexFunc(p, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 ||
+			strings.ContainsAny(p, `/\*?"<>|,#`) {
+			errs = append(errs, pipeline.AttrErrorf("pipeline", "%q is not an ingest pipeline id: no spaces, no control characters, none of / \\ * ? \" < > | , #, at most 512 bytes (see GET _ingest/pipeline for the ids of the cluster)", p))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// validateDeadLetterBounds checks max_bytes, max_files and max_message_bytes of the
+// dead_letter block and fills the derived fields.
+func (c *Config) validateDeadLetterBounds() []error {
+	var errs []error
+	c.dlqMaxBytes, c.dlqMaxFiles, c.dlqMaxMessage = DefaultDeadLetterMaxBytes, DefaultDeadLetterMaxFiles, DefaultDeadLetterMaxMessageBytes
+	d := c.DeadLetter
+	if d == nil {
+		return nil
+	}
+	if d.KafkaTopic != "" && (d.MaxBytes != "" || d.MaxFiles != 0) {
+		errs = append(errs, pipeline.AttrErrorf("dead_letter.max_bytes", "max_bytes and max_files bound a dead-letter file; a Kafka topic is bounded by its retention: remove them"))
+	}
+	if d.KafkaTopic == "" && d.MaxMessageBytes != "" {
+		errs = append(errs, pipeline.AttrErrorf("dead_letter.max_message_bytes", "max_message_bytes applies to a Kafka dead-letter topic (kafka_topic): remove it"))
+	}
+	if d.MaxFiles != 0 {
+		if d.MaxFiles < 2 || d.MaxFiles > 1000 {
+			errs = append(errs, pipeline.AttrErrorf("dead_letter.max_files", "must be between 2 and 1000 (default %d)", DefaultDeadLetterMaxFiles))
+		} else {
+			c.dlqMaxFiles = d.MaxFiles
+		}
+	}
+	if d.MaxBytes != "" {
+		n, err := pipeline.ParseBytes(d.MaxBytes)
+		switch {
+		case err != nil:
+			errs = append(errs, pipeline.AttrErrorf("dead_letter.max_bytes", "%v", err))
+		case n < int64(c.dlqMaxFiles)*(64<<10):
+			errs = append(errs, pipeline.AttrErrorf("dead_letter.max_bytes", "must be at least 64KiB per file (max_files %d): at least \"%dKiB\" (default \"1GiB\")", c.dlqMaxFiles, c.dlqMaxFiles*64))
+		default:
+			c.dlqMaxBytes = n
+		}
+	}
+	if d.MaxMessageBytes != "" {
+		n, err := pipeline.ParseBytes(d.MaxMessageBytes)
+		switch {
+		case err != nil:
+			errs = append(errs, pipeline.AttrErrorf("dead_letter.max_message_bytes", "%v", err))
+		case n < 16<<10 || n > 1<<30:
+			errs = append(errs, pipeline.AttrErrorf("dead_letter.max_message_bytes", "must be between 16KiB and 1GiB: the topic's max.message.bytes (Kafka's default is 1048588)"))
+		default:
+			c.dlqMaxMessage = int(n)
+		}
+	}
+	return errs
 }
 
 // manageTemplate reports the effective manage_template.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/segmentio/kafka-go"
+	"go.uber.org/zap"
 
 	"github.com/logpipe/logpipe/pipeline"
 	"github.com/logpipe/logpipe/pipeline/transport"
@@ -47,8 +48,8 @@ func prefixAttrs(prefix string, err error) []error {
 // tls and sasl blocks applied to the producer's transport (the TLS handshake and the
 // detection of refused logins happen in the transport's Dial, as for the kafka stages).
 // Errors name the attribute and file that could not be read.
-func newDeadLetterKafka(d *DeadLetterConfig) (*kafkaDLQ, error) {
-	q := newKafkaDLQ(d.Brokers, d.KafkaTopic)
+func newDeadLetterKafka(d *DeadLetterConfig, maxMessage int, log *zap.Logger) (*kafkaDLQ, error) {
+	q := newKafkaDLQ(d.Brokers, d.KafkaTopic, maxMessage, log)
 	if d.TLS == nil && d.SASL == nil {
 		return q, nil
 	}

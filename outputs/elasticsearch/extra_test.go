@@ -85,9 +85,9 @@ func TestLineEventsWithJSONCodec(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close(context.Background())
-	fo := &pipeline.FileOrigin{Path: "/var/log/access_log", Fingerprint: "ff", IDPrefix: "pfx"}
+	fo := &pipeline.FileOrigin{Path: "/var/log/access_log", Fingerprint: "ff"}
 	var acked atomic.Int64
-	evs := []pipeline.Event{{Timestamp: day1, Message: []byte("GET /"), File: fo, Offset: 7, Partition: -1}}
+	evs := []pipeline.Event{{Timestamp: day1, Message: []byte("GET /"), File: fo, Offset: 7, Partition: -1, ID: "pfx-7"}}
 	if err := o.Write(context.Background(), pipeline.NewBatch(fo.Path, evs, func() { acked.Add(1) })); err != nil {
 		t.Fatal(err)
 	}

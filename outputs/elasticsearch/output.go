@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	es "github.com/elastic/go-elasticsearch/v8"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/logpipe/logpipe/pipeline"
 )
@@ -29,13 +31,15 @@ type Stats struct {
 	Indexed      int64 // documents stored (2xx)
 	Duplicates   int64 // documents already stored (409 version_conflict_engine_exception)
 	Retried      int64 // item retries (429/5xx items, counted once per retry)
+	Denied       int64 // item attempts refused with 401/403 (privileges, index blocks), retried
+	Truncated    int64 // dead-letter entries cut to fit the queue's size limit
 	DeadLettered int64 // documents set aside in the dead-letter queue
 	Requests     int64 // _bulk requests sent, retries included
 	Failures     int64 // _bulk requests that failed as a whole (connection, 429, 5xx, ...)
 }
 
 type counters struct {
-	indexed, duplicates, retried, deadLettered, requests, failures atomic.Int64
+	indexed, duplicates, retried, denied, truncated, deadLettered, requests, failures atomic.Int64
 }
 
 // Output writes events to Elasticsearch with the _bulk API.
@@ -59,6 +63,12 @@ type Output struct {
 	stats   counters
 	closing atomic.Bool
 	peer    peerCheck // Ready (ready.go)
+	path    string    // the _bulk path and query
+
+	ready      atomic.Bool // "ready" was logged: Elasticsearch answered
+	reqOutage  *outage     // _bulk requests failing as a whole
+	denyOutage *outage     // items refused with 401/403
+	dlqOutage  *outage     // the dead-letter queue not taking entries
 }
 
 // New builds the output from a validated config.
@@ -108,13 +118,13 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 	}
 	var dlq deadLetterQueue
 	if p := cfg.deadLetterPath(s); p != "" {
-		f, err := newFileDLQ(p)
+		f, err := newFileDLQ(p, cfg.dlqMaxBytes, cfg.dlqMaxFiles, log)
 		if err != nil {
 			return nil, err
 		}
 		dlq = f
 	} else {
-		k, err := newDeadLetterKafka(cfg.DeadLetter)
+		k, err := newDeadLetterKafka(cfg.DeadLetter, cfg.dlqMaxMessage, log)
 		if err != nil {
 			return nil, err
 		}
@@ -139,6 +149,16 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 		closed: make(chan struct{}),
 		bb:     newBodyBuilder(cfg.index.WithAgent(s.Agent), enc),
 		peer:   peerCheck{client: &http.Client{Transport: httpTransport}, creds: creds},
+		path:   bulkPath,
+		reqOutage: newOutage(log, "elasticsearch _bulk requests fail; retrying until they succeed (the partitions wait, nothing is dropped)",
+			"elasticsearch _bulk requests still fail", "elasticsearch _bulk requests succeed again"),
+		denyOutage: newOutage(log, "elasticsearch refuses to store documents; retrying until it accepts them (the partitions wait, nothing is dead-lettered)",
+			"elasticsearch still refuses to store documents", "elasticsearch stores documents again"),
+		dlqOutage: newOutage(log, "the dead-letter queue does not take entries; the rejected documents wait (and their partition with them) until it does",
+			"the dead-letter queue still does not take entries", "the dead-letter queue takes entries again"),
+	}
+	if cfg.Pipeline != "" {
+		o.path += "&pipeline=" + url.QueryEscape(cfg.Pipeline)
 	}
 	if err := o.registerMetrics(s.Registerer()); err != nil {
 		cancel()
@@ -154,10 +174,25 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 		go o.worker()
 	}
 	go func() { o.wg.Wait(); close(o.closed) }()
-	log.Info("elasticsearch output ready", zap.Strings("hosts", redactHosts(cfg.Hosts)), zap.String("index", cfg.Index),
+	log.Debug("elasticsearch output configured", zap.Strings("hosts", redactHosts(cfg.Hosts)), zap.String("index", cfg.Index),
 		zap.Int("workers", cfg.Workers), zap.Int("batch_events", cfg.BatchEvents), zap.Int("batch_bytes", cfg.batchBytes),
 		zap.Stringer("dead_letter", dlq))
 	return o, nil
+}
+
+// markReady logs "elasticsearch output ready" the first time Elasticsearch answered (at
+// Start, or at the first _bulk answer when it did not answer then).
+func (o *Output) markReady() {
+	if o.ready.Swap(true) {
+		return
+	}
+	fields := []zap.Field{zap.Strings("hosts", redactHosts(o.cfg.Hosts)), zap.String("index", o.cfg.Index),
+		zap.Int("workers", o.cfg.Workers), zap.Int("batch_events", o.cfg.BatchEvents), zap.Int("batch_bytes", o.cfg.batchBytes),
+		zap.Stringer("dead_letter", o.dlq)}
+	if o.cfg.Pipeline != "" {
+		fields = append(fields, zap.String("pipeline", o.cfg.Pipeline))
+	}
+	o.log.Info("elasticsearch output ready", fields...)
 }
 
 // Stats returns the counters.
@@ -165,6 +200,7 @@ func (o *Output) Stats() Stats {
 	return Stats{
 		Indexed: o.stats.indexed.Load(), Duplicates: o.stats.duplicates.Load(),
 		Retried: o.stats.retried.Load(), DeadLettered: o.stats.deadLettered.Load(),
+		Denied: o.stats.denied.Load(), Truncated: o.stats.truncated.Load(),
 		Requests: o.stats.requests.Load(), Failures: o.stats.failures.Load(),
 	}
 }
@@ -212,7 +248,7 @@ func (o *Output) Close(ctx context.Context) error {
 func (o *Output) logStats(msg string) {
 	s := o.Stats()
 	o.log.Info(msg, zap.Int64("indexed", s.Indexed), zap.Int64("duplicates", s.Duplicates),
-		zap.Int64("retried", s.Retried), zap.Int64("dead_lettered", s.DeadLettered),
+		zap.Int64("retried", s.Retried), zap.Int64("denied", s.Denied), zap.Int64("dead_lettered", s.DeadLettered),
 		zap.Int64("requests", s.Requests), zap.Int64("failed_requests", s.Failures))
 }
 
@@ -260,7 +296,7 @@ func (o *Output) batcher() {
 				if len(cur.docs) == 0 {
 					timer.Reset(o.cfg.flushInterval)
 				}
-				o.bb.appendDoc(cur, &b.Events[i], ack)
+				o.bb.appendDoc(cur, &b.Events[i], i, ack)
 				if len(cur.docs) >= o.cfg.BatchEvents || len(cur.body) >= o.cfg.batchBytes {
 					if !flush() {
 						return
@@ -296,26 +332,36 @@ func (o *Output) worker() {
 	}
 }
 
-// errItemsLeft is returned by an attempt that left items to retry.
-var errItemsLeft = errors.New("items to retry")
+// errItemsLeft is returned by an attempt that left items to retry; errDenied by one that
+// left items refused with 401/403.
+var (
+	errItemsLeft = errors.New("items to retry")
+	errDenied    = errors.New("items refused")
+)
 
 // process sends r until every document is stored, a duplicate, or dead-lettered, retrying
-// with backoff; it returns early only when the output's context ends.
+// with backoff; it returns early only when the output's context ends. Failures are logged
+// once per outage (outage.go).
 func (o *Output) process(r *request, resp *bytes.Buffer) {
 	attempts := 0
 	var lastErr error
+	defer o.settle(r, false)
 	err := pipeline.Retry(o.ctx, o.cfg.backoff, func(attempt int, err error, delay time.Duration) {
-		if errors.Is(err, errItemsLeft) {
-			o.log.Debug("retrying rejected items", zap.Int("items", len(r.docs)), zap.Int("attempt", attempt),
-				zap.Duration("delay", delay), zap.Error(err))
-			return
+		fields := []zap.Field{zap.Int("documents", len(r.docs)), zap.Int("attempt", attempt), zap.Duration("retry_in", delay)}
+		switch {
+		case errors.Is(err, errDenied):
+			o.denyOutage.fail(zapcore.ErrorLevel, append(fields, zap.Error(err), zap.String("fix", r.deniedFix))...)
+		case errors.Is(err, errItemsLeft):
+			o.log.Debug("retrying rejected items", append(fields, zap.Error(err))...)
+		default:
+			lvl := zapcore.WarnLevel
+			fix := "check that Elasticsearch runs and is reachable from this host (hosts, tls), and the cluster's health"
+			if r.status == http.StatusUnauthorized || r.status == http.StatusForbidden {
+				lvl = zapcore.ErrorLevel
+				fix = "check username and password (or password_file), or api_key (or api_key_file), and the privileges of that user or key: " + privilegesNeeded
+			}
+			o.reqOutage.fail(lvl, append(fields, zap.Strings("hosts", redactHosts(o.cfg.Hosts)), zap.Error(err), zap.String("fix", fix))...)
 		}
-		lvl := zap.WarnLevel
-		if attempt > 3 {
-			lvl = zap.ErrorLevel
-		}
-		o.log.Log(lvl, "bulk request failed, retrying", zap.Int("documents", len(r.docs)),
-			zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
 	}, func(ctx context.Context) error {
 		attempts++
 		lastErr = o.attempt(ctx, r, resp, attempts)
@@ -331,45 +377,73 @@ func (o *Output) process(r *request, resp *bytes.Buffer) {
 		return
 	}
 	// MaxAttempts reached: the remaining documents go to the dead-letter queue.
+	o.settle(r, false)
 	reason := fmt.Sprintf("gave up after %d attempts: %v", attempts, lastErr)
 	o.deadLetter(r, func(int) (int, string, string) { return 0, "max_attempts_exceeded", reason }, attempts)
 }
 
+// privilegesNeeded says which privileges the output needs, for error messages.
+const privilegesNeeded = "it needs the index privileges create_doc (or create, index, write) and auto_configure (or create_index) on the indices it writes, and manage_index_templates to install the template"
+
+// settle records that r is no longer held by a failing request or refused items;
+// recovered says whether the condition ended (false: r gave up or the output closes).
+func (o *Output) settle(r *request, recovered bool) {
+	if r.failing {
+		r.failing = false
+		o.reqOutage.leave(recovered)
+	}
+	if r.denied {
+		r.denied = false
+		o.denyOutage.leave(recovered)
+	}
+}
+
 // attempt sends r once and settles every document it can. It returns nil when none is
-// left, errItemsLeft (wrapped) when some items must be retried, or the request's error.
+// left, errItemsLeft or errDenied (wrapped) when some items must be retried, or the
+// request's error.
 func (o *Output) attempt(ctx context.Context, r *request, resp *bytes.Buffer, attempts int) error {
 	o.stats.requests.Add(1)
 	status, err := o.send(ctx, r.body, resp)
+	r.status = status
 	if err != nil {
 		o.stats.failures.Add(1)
+		o.holdFailing(r)
 		return err
 	}
 	switch {
 	case status == http.StatusOK:
 	case status == http.StatusRequestEntityTooLarge:
+		o.answered(r)
 		o.stats.failures.Add(1)
-		o.tooLarge(ctx, r, resp, attempts)
+		o.split(ctx, r, resp, attempts, func() (int, string, string) {
+			return http.StatusRequestEntityTooLarge, "request_entity_too_large",
+				fmt.Sprintf("the document (%d bytes with its action line) is larger than the cluster's http.max_content_length", len(r.body))
+		})
 		return nil
 	case status == http.StatusBadRequest:
-		// The request as a whole is malformed: no retry can fix it.
+		// The request as a whole is refused (a malformed or invalid action): split it until
+		// the documents that cause it are alone, and dead-letter only those.
+		o.answered(r)
 		o.stats.failures.Add(1)
 		typ, reason := errorOf(resp.Bytes())
-		o.deadLetter(r, func(int) (int, string, string) { return status, typ, reason }, attempts)
+		o.split(ctx, r, resp, attempts, func() (int, string, string) { return http.StatusBadRequest, typ, reason })
 		return nil
 	default:
 		// 429, 5xx, and 401/403/404 (credentials or a proxy that an operator can fix):
 		// retried, never dropped.
 		o.stats.failures.Add(1)
+		o.holdFailing(r)
 		typ, reason := errorOf(resp.Bytes())
 		return fmt.Errorf("_bulk answered %d %s: %s", status, typ, reason)
 	}
+	o.answered(r)
 	var br bulkResponse
 	if err := parseResponse(resp.Bytes(), len(r.docs), &br); err != nil {
 		o.stats.failures.Add(1)
 		return err
 	}
-	var indexed, dups, retry, reject int
-	var firstRetry string
+	var indexed, dups, retry, denied, reject int
+	var firstRetry, firstDenied string
 	for i := range br.Items {
 		it := br.Items[i].result()
 		switch classify(it) {
@@ -381,6 +455,11 @@ func (o *Output) attempt(ctx context.Context, r *request, resp *bytes.Buffer, at
 			retry++
 			if firstRetry == "" && it != nil && it.Error != nil {
 				firstRetry = fmt.Sprintf("%d %s: %s", it.Status, it.Error.Type, it.Error.Reason)
+			}
+		case outDenied:
+			denied++
+			if firstDenied == "" {
+				firstDenied, r.deniedFix = deniedReason(it, r.field(&r.docs[i], r.docs[i].idxOff, r.docs[i].idxLen))
 			}
 		case outReject:
 			reject++
@@ -402,13 +481,26 @@ func (o *Output) attempt(ctx context.Context, r *request, resp *bytes.Buffer, at
 	// Acknowledge the stored and duplicate documents, keep the ones to retry.
 	r.keep(func(i int) bool {
 		switch classify(br.Items[i].result()) {
-		case outRetry:
+		case outRetry, outDenied:
 			return true
 		case outIndexed, outDuplicate:
 			r.docs[i].ack.done(1)
 		}
 		return false
 	})
+	if denied > 0 {
+		if !r.denied {
+			r.denied = true
+			o.denyOutage.enter()
+		}
+		o.stats.denied.Add(int64(denied))
+		o.stats.retried.Add(int64(retry))
+		return fmt.Errorf("%w: %d of %d items (first: %s)", errDenied, denied, len(br.Items), firstDenied)
+	}
+	if r.denied {
+		r.denied = false
+		o.denyOutage.leave(true)
+	}
 	if retry == 0 {
 		return nil
 	}
@@ -416,14 +508,48 @@ func (o *Output) attempt(ctx context.Context, r *request, resp *bytes.Buffer, at
 	return fmt.Errorf("%w: %d of %d items (first: %s)", errItemsLeft, retry, len(br.Items), firstRetry)
 }
 
-// tooLarge handles a 413: a request of several documents is split in halves that are sent
-// on their own; a single document above the server's limit is dead-lettered.
-func (o *Output) tooLarge(ctx context.Context, r *request, resp *bytes.Buffer, attempts int) {
+// holdFailing records that r is held by failing requests.
+func (o *Output) holdFailing(r *request) {
+	if !r.failing {
+		r.failing = true
+		o.reqOutage.enter()
+	}
+}
+
+// answered records that Elasticsearch answered r (the request as a whole went through).
+func (o *Output) answered(r *request) {
+	o.markReady()
+	if r.failing {
+		r.failing = false
+		o.reqOutage.leave(true)
+	}
+}
+
+// deniedReason describes a 401/403 item for the log: Elasticsearch's reason and what to fix.
+func deniedReason(it *itemResult, index string) (string, string) {
+	typ, reason := "", ""
+	if it.Error != nil {
+		typ, reason = it.Error.Type, it.Error.Reason
+	}
+	msg := fmt.Sprintf("%d %s: %s", it.Status, typ, reason)
+	switch typ {
+	case "cluster_block_exception":
+		if it.Status == http.StatusTooManyRequests {
+			return msg, "free disk space on the data nodes below the flood-stage watermark: Elasticsearch then removes the read_only_allow_delete block of " + index + " by itself"
+		}
+		return msg, "index " + index + " has a block: remove it (PUT " + index + "/_settings with {\"index.blocks.write\": null} or \"index.blocks.read_only\": null) once the reason for it is gone (e.g. free disk space)"
+	default:
+		return msg, "grant the role of the configured user or API key the missing privileges on " + index + ": " + privilegesNeeded
+	}
+}
+
+// split handles a request refused as a whole (413 too large, 400 invalid): a request of
+// several documents is split in halves that are sent on their own; a single document is
+// dead-lettered with why's answer.
+func (o *Output) split(ctx context.Context, r *request, resp *bytes.Buffer, attempts int, why func() (int, string, string)) {
 	if len(r.docs) == 1 {
-		o.deadLetter(r, func(int) (int, string, string) {
-			return http.StatusRequestEntityTooLarge, "request_entity_too_large",
-				fmt.Sprintf("the document (%d bytes with its action line) is larger than the cluster's http.max_content_length", len(r.body))
-		}, attempts)
+		status, typ, reason := why()
+		o.deadLetter(r, func(int) (int, string, string) { return status, typ, reason }, attempts)
 		return
 	}
 	half := len(r.docs) / 2
@@ -448,7 +574,7 @@ func (o *Output) tooLarge(ctx context.Context, r *request, resp *bytes.Buffer, a
 func (o *Output) send(ctx context.Context, body []byte, resp *bytes.Buffer) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, bulkPath, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.path, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -473,41 +599,99 @@ func (o *Output) deadLetter(r *request, why func(i int) (int, string, string), a
 }
 
 // deadLetterWhere writes an entry for each document i of r for which pick(i) holds, waits
-// until the entries are durable (retrying forever), then marks those documents done.
+// until the entries are durable (retrying forever: a full or unreachable queue holds the
+// documents back, loudly, rather than losing them), then marks those documents done.
+// Entries are rebuilt at each attempt, cut to the queue's current entry size limit.
 func (o *Output) deadLetterWhere(r *request, pick func(i int) bool, why func(i int) (int, string, string), attempts int) {
-	var entries []byte
 	now := time.Now()
 	n := 0
 	var firstType, firstReason string
 	for i := range r.docs {
-		if !pick(i) {
-			continue
+		if pick(i) {
+			if n == 0 {
+				_, firstType, firstReason = why(i)
+			}
+			n++
 		}
-		d := &r.docs[i]
-		status, typ, reason := why(i)
-		if n == 0 {
-			firstType, firstReason = typ, reason
-		}
-		entries = appendEntry(entries, now, o.stage.ID(), r.field(d, d.idxOff, d.idxLen), r.field(d, d.idOff, d.idLen),
-			status, typ, reason, attempts, r.source(d))
-		n++
 	}
 	if n == 0 {
 		return
 	}
+	// Entries are written in chunks that each fit in one dead-letter file (or one Kafka
+	// record batch), so that a rejected request larger than the queue's free room can still
+	// go through once room is made; next is the first document whose entry is not durable.
+	picked := make([]int, 0, n)
+	for i := range r.docs {
+		if pick(i) {
+			picked = append(picked, i)
+		}
+	}
+	next, cut := 0, 0
+	var entries, one []byte
+	write := func(ctx context.Context) error {
+		for next < len(picked) {
+			limit := o.dlq.maxEntry()
+			entries = entries[:0]
+			j, chunkCut := next, 0
+			for ; j < len(picked); j++ {
+				d := &r.docs[picked[j]]
+				status, typ, reason := why(picked[j])
+				e := deadLetterEntry{now: now, stage: o.stage.ID(), index: r.field(d, d.idxOff, d.idxLen), id: r.field(d, d.idOff, d.idLen),
+					status: status, typ: typ, reason: reason, attempts: attempts, doc: r.source(d)}
+				if d.ack != nil && d.ev < len(d.ack.b.Events) {
+					if ev := &d.ack.b.Events[d.ev]; ev.Topic != "" {
+						e.topic, e.partition, e.offset = ev.Topic, ev.Partition, ev.Offset
+					}
+				}
+				var c bool
+				one, c = appendEntry(one[:0], &e, limit)
+				if limit > 0 && len(entries) > 0 && len(entries)+len(one) > limit {
+					break
+				}
+				entries = append(entries, one...)
+				if c {
+					chunkCut++
+				}
+			}
+			if err := o.dlq.write(ctx, entries); err != nil {
+				return err
+			}
+			next, cut = j, cut+chunkCut
+		}
+		return nil
+	}
 	forever := o.cfg.backoff
 	forever.MaxAttempts = 0
+	held := false
 	err := pipeline.Retry(o.ctx, forever, func(attempt int, err error, delay time.Duration) {
-		o.log.Error("dead-letter queue write failed, retrying", zap.Stringer("dead_letter", o.dlq),
-			zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
-	}, func(ctx context.Context) error { return o.dlq.write(ctx, entries) })
+		if !held {
+			held = true
+			o.dlqOutage.enter()
+		}
+		fix := "check the disk and the permissions of the dead-letter file"
+		switch {
+		case errors.Is(err, errDeadLetterFull):
+			fix = "read the entries, then move or delete the rotated dead-letter files, or raise dead_letter max_bytes or max_files"
+		case o.cfg.DeadLetter != nil && o.cfg.DeadLetter.KafkaTopic != "":
+			fix = "check that the dead-letter topic exists and its brokers are reachable"
+		}
+		o.dlqOutage.fail(zapcore.ErrorLevel, zap.Stringer("dead_letter", o.dlq), zap.Int("documents", n),
+			zap.Int("attempt", attempt), zap.Duration("retry_in", delay), zap.Error(err), zap.String("fix", fix))
+	}, write)
+	if held {
+		o.dlqOutage.leave(err == nil)
+	}
 	if err != nil {
 		return // closing: those batches are never acknowledged
 	}
 	o.stats.deadLettered.Add(int64(n))
-	o.log.Warn("documents rejected by elasticsearch, set aside in the dead-letter queue",
-		zap.Int("documents", n), zap.String("error_type", firstType), zap.String("reason", firstReason),
-		zap.Stringer("dead_letter", o.dlq))
+	o.stats.truncated.Add(int64(cut))
+	fields := []zap.Field{zap.Int("documents", n), zap.String("error_type", firstType), zap.String("reason", firstReason),
+		zap.Stringer("dead_letter", o.dlq)}
+	if cut > 0 {
+		fields = append(fields, zap.Int("entries_cut", cut), zap.Int("max_entry_bytes", o.dlq.maxEntry()))
+	}
+	o.log.Warn("documents rejected by elasticsearch, set aside in the dead-letter queue", fields...)
 	for i := range r.docs {
 		if pick(i) {
 			r.docs[i].ack.done(1)

@@ -90,7 +90,7 @@ func TestTLSUntrustedServerRetries(t *testing.T) {
 	var last string
 	waitFor(t, "two logged failures", func() bool {
 		n := 0
-		for _, e := range logs.FilterMessageSnippet("bulk request failed, retrying").All() {
+		for _, e := range logs.FilterMessageSnippet("elasticsearch _bulk requests").All() {
 			n++
 			last = fmt.Sprint(e.ContextMap()["error"])
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/logpipe/logpipe/deploy"
 	"github.com/logpipe/logpipe/pipeline"
@@ -18,27 +19,47 @@ import (
 // templateAsset is logpipe's index template (package deploy).
 func templateAsset() (string, []byte) { return deploy.IndexTemplate() }
 
-// Start installs the index template when manage_template is on and the configured index
-// can match the template's index_patterns. PUT _index_template/<name> is idempotent: the
-// template is (re)written at every start, so it follows the binary's version. Connection
-// errors and 429/5xx answers are retried until ctx ends; other answers fail the start.
+// Start checks that Elasticsearch answers and installs the index template when
+// manage_template is on and the configured index can match the template's index_patterns.
+//
+// Without a template to install, Start sends GET / once (as Ready does): when a host
+// answers, it logs "elasticsearch output ready"; when none does, it says so and returns nil,
+// since documents wait and are retried (the first stored request logs "ready" then).
+//
+// PUT _index_template/<name> is idempotent: the template is (re)written at every start, so
+// it follows the binary's version. Connection errors and 429/5xx answers are retried until
+// ctx ends, logged once per outage with a reminder and a recovery line; other answers fail
+// the start.
 func (o *Output) Start(ctx context.Context) error {
-	if o.template == nil {
-		return nil
+	var name string
+	var body []byte
+	if o.template != nil {
+		name, body = o.template()
 	}
-	name, body := o.template()
-	if len(body) == 0 {
-		return nil
-	}
-	if !indexMatchesTemplate(o.cfg.Index, body) {
+	if len(body) > 0 && !indexMatchesTemplate(o.cfg.Index, body) {
 		o.log.Info("index template not installed: the configured index does not match its patterns",
 			zap.String("template", name), zap.String("index", o.cfg.Index))
+		body = nil
+	}
+	if len(body) == 0 {
+		pctx, cancel := context.WithTimeout(ctx, min(o.cfg.timeout, 10*time.Second))
+		defer cancel()
+		if err := o.Ready(pctx); err != nil {
+			o.log.Warn("elasticsearch does not answer yet; documents wait and are retried until it does",
+				zap.Strings("hosts", redactHosts(o.cfg.Hosts)), zap.Error(err))
+			return nil
+		}
+		o.markReady()
 		return nil
 	}
+	out := newOutage(o.log, "installing the index template fails; retrying until Elasticsearch accepts it (indexing waits meanwhile)",
+		"the index template is still not installed", "index template installed")
+	out.remind = o.reqOutage.remind
+	out.enter()
 	var resp bytes.Buffer
 	err := pipeline.Retry(ctx, o.cfg.backoff, func(attempt int, err error, delay time.Duration) {
-		o.log.Warn("installing the index template failed, retrying", zap.String("template", name),
-			zap.Int("attempt", attempt), zap.Duration("delay", delay), zap.Error(err))
+		out.fail(zapcore.WarnLevel, zap.String("template", name), zap.Strings("hosts", redactHosts(o.cfg.Hosts)),
+			zap.Int("attempt", attempt), zap.Duration("retry_in", delay), zap.Error(err))
 	}, func(ctx context.Context) error {
 		rctx, cancel := context.WithTimeout(ctx, o.cfg.timeout)
 		defer cancel()
@@ -62,12 +83,20 @@ func (o *Output) Start(ctx context.Context) error {
 		if res.StatusCode == 429 || res.StatusCode >= 500 {
 			return err
 		}
+		if res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden {
+			err = fmt.Errorf("%w: the user or API key needs the manage_index_templates cluster privilege (or set manage_template = false and install the template with logpipe setup)", err)
+		}
 		return pipeline.Permanent(err)
 	})
 	if err != nil {
+		out.leave(false)
 		return fmt.Errorf("elasticsearch output: %w", err)
 	}
-	o.log.Info("index template installed", zap.String("template", name))
+	if !out.active() {
+		o.log.Info("index template installed", zap.String("template", name))
+	}
+	out.leave(true, zap.String("template", name))
+	o.markReady()
 	return nil
 }
 

@@ -20,14 +20,15 @@ const benchBatch = 1024
 // benchEvents returns a batch's worth of Apache access line events from one file.
 func benchEvents() []pipeline.Event {
 	origin := &pipeline.FileOrigin{Path: "/var/log/httpd/access_log", DeviceID: 65024, Inode: 10028677,
-		Fingerprint: "0f2ba1a1e0c5c5b6a9c1e2f3a4b5c6d7e8f90112233445566778899aabbccdd",
-		IDPrefix:    pipeline.EventIDPrefix("web1", "0f2ba1a1")}
+		Fingerprint: "0f2ba1a1e0c5c5b6a9c1e2f3a4b5c6d7e8f90112233445566778899aabbccdd"}
+	prefix := pipeline.EventIDPrefix("web1", "0f2ba1a1")
 	evs := make([]pipeline.Event, benchBatch)
 	var off int64
 	for i := range evs {
 		msg := fmt.Appendf(nil, `10.0.%d.%d - - [21/Nov/2026:07:16:26 +0000] "GET /api/v1/items?page=%d HTTP/1.1" 200 %d "https://example.com/" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"`,
 			i>>8, i&255, i, 1000+i)
-		evs[i] = pipeline.Event{Timestamp: time.Now().UTC(), Message: msg, File: origin, Offset: off, Partition: -1}
+		evs[i] = pipeline.Event{Timestamp: time.Now().UTC(), Message: msg, File: origin, Offset: off, Partition: -1,
+			ID: string(pipeline.AppendEventID(nil, prefix, off))}
 		off += int64(len(msg) + 1)
 	}
 	return evs

@@ -94,11 +94,9 @@ func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, pipeline.AttrErrorf("brokers", "at least one broker is required, like [\"kafka1:9092\"]"))
 	}
-	for _, b := range c.Brokers {
-		if i := strings.LastIndexByte(b, ':'); i <= 0 || i == len(b)-1 {
-			errs = append(errs, pipeline.AttrErrorf("brokers", "%q is not host:port", b))
-		}
-	}
+	brokers, err := transport.Brokers("brokers", c.Brokers) // splits "h1:9092,h2:9092"
+	c.Brokers = brokers
+	errs = append(errs, err)
 	if strings.TrimSpace(c.Topic) == "" {
 		errs = append(errs, pipeline.AttrErrorf("topic", "must not be empty"))
 	}

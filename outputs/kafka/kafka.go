@@ -18,6 +18,9 @@
 // of its events was acknowledged by Kafka (as required_acks asks). Failed requests are
 // retried forever with capped exponential backoff; a retried request may land after a later
 // one, so order within a partition is kept only while nothing fails (as with Filebeat).
+// A MESSAGE_TOO_LARGE answer is not retried as it is: the record batch is split, a single
+// record is cut to the topic's limit (learnt from its max.message.bytes, or from the
+// answer), and the limits are lowered for later events (see shrinkRecord).
 package kafka
 
 import (
@@ -82,11 +85,27 @@ type Output struct {
 	lingerArmed bool
 	closed      bool
 	keyBuf      []byte // scratch for the rendered partition key
-	maxMsg      int    // max_message_bytes, lowered to the topic's max.message.bytes
-	batchBytes  int    // batch_bytes, lowered likewise
+
+	// maxMsg and batchBytes are max_message_bytes and batch_bytes, lowered to what the
+	// topic accepts once that is known (from its max.message.bytes, or learnt from
+	// MESSAGE_TOO_LARGE answers). Atomic: produce goroutines lower them without o.mu.
+	maxMsg     atomic.Int64
+	batchBytes atomic.Int64
+	// limitKnown: the topic's max.message.bytes was read; until then the lookup is
+	// retried (lazily, at most every limitRetry) after successful produce requests.
+	limitKnown   atomic.Bool
+	limitTriedAt atomic.Int64 // unix nanoseconds of the last lookup
+	limitBusy    atomic.Bool  // a lookup runs in the background
+	bg           sync.WaitGroup
+	// cutEnc re-encodes, cut, a record Kafka refused as too large (in a produce
+	// goroutine, which must not take o.mu); cutMu serialises its use.
+	cutMu  sync.Mutex
+	cutEnc pipeline.Encoder
 
 	freeMu sync.Mutex
 	free   []*chunk // recycled chunks
+
+	metrics *outputMetrics
 
 	failing     atomic.Bool  // requests are failing (an outage is under way)
 	failSince   atomic.Int64 // unix nanoseconds of the first logged failure of the outage
@@ -110,9 +129,12 @@ func New(cfg *Config, s pipeline.Stage) (*Output, error) {
 		enc:     enc,
 		brokers: strings.Join(cfg.Brokers, ","),
 		sem:     make(chan struct{}, cfg.MaxInFlight),
-		maxMsg:  cfg.maxMessageBytes,
 	}
-	o.batchBytes = cfg.batchBytes
+	o.maxMsg.Store(int64(cfg.maxMessageBytes))
+	o.batchBytes.Store(int64(cfg.batchBytes))
+	if o.cutEnc, err = codecs.ResolveEncoder(s, cfg.Codec); err != nil {
+		return nil, pipeline.Permanent(fmt.Errorf("output kafka: %w", err))
+	}
 	if cfg.PartitionKey != "" {
 		t, err := codecs.ParseTemplate(cfg.PartitionKey)
 		if err != nil {
@@ -132,6 +154,10 @@ func New(cfg *Config, s pipeline.Stage) (*Output, error) {
 		return nil, err
 	}
 	o.client = &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: cfg.timeout, Transport: o.transport}
+	o.metrics = newOutputMetrics()
+	if err := s.Registerer().Register(o.metrics); err != nil {
+		return nil, fmt.Errorf("output kafka: register metrics: %w", err)
+	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
 	o.lingerTimer = time.AfterFunc(time.Hour, o.lingerFlush)
 	o.lingerTimer.Stop()
@@ -151,27 +177,36 @@ func (o *Output) Start(ctx context.Context) error {
 	o.mu.Lock()
 	o.nparts, o.metaAt = n, time.Now()
 	o.mu.Unlock()
-	o.applyTopicLimit(ctx)
+	o.learnTopicLimit(ctx)
 	o.log.Info("kafka output ready", zap.String("brokers", o.brokers), zap.String("topic", o.cfg.Topic), zap.Int("partitions", n))
 	return nil
 }
 
-// applyTopicLimit asks the cluster for the topic's max.message.bytes, the largest record
+// limitRetry is how often the lookup of the topic's max.message.bytes is retried while
+// it is unknown (the cluster was unreachable at start, or an ACL forbids DescribeConfigs).
+const limitRetry = 30 * time.Second
+
+// learnTopicLimit asks the cluster for the topic's max.message.bytes, the largest record
 // batch it accepts, and lowers max_message_bytes and batch_bytes to it, so that an event
-// larger than the topic accepts is cut and flagged rather than rejected forever. A cluster
-// that does not answer (or an ACL that forbids DescribeConfigs) leaves the configuration as
-// it is.
-func (o *Output) applyTopicLimit(ctx context.Context) {
+// larger than the topic accepts is cut and flagged rather than rejected. It reports whether
+// the limit is known now. A cluster that does not answer (or an ACL that forbids
+// DescribeConfigs) leaves the limits as they are; the lookup is retried later (see
+// maybeLearnTopicLimit), and a MESSAGE_TOO_LARGE answer teaches a limit meanwhile.
+func (o *Output) learnTopicLimit(ctx context.Context) bool {
 	res, err := o.client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
 		ResourceType: kafka.ResourceTypeTopic, ResourceName: o.cfg.Topic, ConfigNames: []string{"max.message.bytes"}}}})
 	if err != nil {
-		o.log.Debug("cannot read the topic's max.message.bytes", zap.String("topic", o.cfg.Topic), zap.Error(err))
-		return
+		// Not answered (the cluster is unreachable): asked again after the next
+		// successful produce request.
+		o.log.Debug("cannot read the topic's max.message.bytes; trying again later", zap.String("topic", o.cfg.Topic), zap.Error(err))
+		return false
 	}
+	// Answered: if refused (an ACL), asked again at most every limitRetry.
+	o.limitTriedAt.Store(time.Now().UnixNano())
 	limit := 0
 	for _, r := range res.Resources {
 		if r.Error != nil {
-			o.log.Debug("cannot read the topic's max.message.bytes", zap.String("topic", o.cfg.Topic), zap.Error(r.Error))
+			o.log.Debug("cannot read the topic's max.message.bytes; trying again later", zap.String("topic", o.cfg.Topic), zap.Error(r.Error))
 			continue
 		}
 		for _, e := range r.ConfigEntries {
@@ -181,18 +216,57 @@ func (o *Output) applyTopicLimit(ctx context.Context) {
 		}
 	}
 	if limit < 1024 {
+		return false
+	}
+	o.limitKnown.Store(true)
+	if o.lowerLimits(limit, limit) {
+		o.log.Warn("the topic accepts smaller messages than max_message_bytes: larger events are cut to the topic's limit",
+			zap.String("topic", o.cfg.Topic), zap.Int("max.message.bytes", limit), zap.Int("max_message_bytes", o.cfg.maxMessageBytes))
+	}
+	return true
+}
+
+// lowerLimits lowers max_message_bytes to msg and batch_bytes to batch where they are
+// larger, and reports whether max_message_bytes changed.
+func (o *Output) lowerLimits(msg, batch int) bool {
+	lowered := false
+	for {
+		cur := o.maxMsg.Load()
+		if int64(msg) >= cur {
+			break
+		}
+		if o.maxMsg.CompareAndSwap(cur, int64(msg)) {
+			lowered = true
+			break
+		}
+	}
+	for {
+		cur := o.batchBytes.Load()
+		if int64(batch) >= cur || o.batchBytes.CompareAndSwap(cur, int64(batch)) {
+			break
+		}
+	}
+	return lowered
+}
+
+// maybeLearnTopicLimit starts a background lookup of the topic's max.message.bytes while it
+// is unknown, at most every limitRetry. Called after a produce request succeeded (the
+// cluster answers now).
+func (o *Output) maybeLearnTopicLimit() {
+	if o.limitKnown.Load() || time.Now().UnixNano()-o.limitTriedAt.Load() < int64(limitRetry) || !o.limitBusy.CompareAndSwap(false, true) {
 		return
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if limit < o.batchBytes {
-		o.batchBytes = limit
-	}
-	if limit < o.maxMsg {
-		o.log.Warn("the topic accepts smaller messages than max_message_bytes: larger events are cut to the topic's limit",
-			zap.String("topic", o.cfg.Topic), zap.Int("max.message.bytes", limit), zap.Int("max_message_bytes", o.maxMsg))
-		o.maxMsg = limit
-	}
+	o.bg.Add(1)
+	go func() {
+		defer o.bg.Done()
+		defer o.limitBusy.Store(false)
+		ctx, cancel := context.WithTimeout(o.ctx, min(o.cfg.timeout, 10*time.Second))
+		defer cancel()
+		if o.learnTopicLimit(ctx) {
+			o.log.Info("learnt the topic's max.message.bytes", zap.String("topic", o.cfg.Topic),
+				zap.Int64("max_message_bytes", o.maxMsg.Load()), zap.Int64("batch_bytes", o.batchBytes.Load()))
+		}
+	}()
 }
 
 // errTopicMissing classifies a missing topic.
@@ -227,6 +301,9 @@ func (o *Output) topicMissing() error {
 		errTopicMissing, o.cfg.Topic, o.brokers, o.cfg.Topic, kafka.UnknownTopicOrPartition)
 }
 
+// errUnreachable classifies a failure to talk to the brokers.
+var errUnreachable = errors.New("cannot reach the Kafka brokers")
+
 func (o *Output) connError(err error) error {
 	var ke kafka.Error
 	if errors.As(err, &ke) {
@@ -234,7 +311,7 @@ func (o *Output) connError(err error) error {
 	}
 	// Anything that is not a Kafka error code is a failure to talk to the brokers: refused or
 	// reset connections, EOF, timeouts, DNS.
-	return fmt.Errorf("cannot reach the Kafka brokers %s (check that they run, that this host can connect to them, and the brokers attribute): %w", o.brokers, err)
+	return fmt.Errorf("%w %s (check that they run, that this host can connect to them, and the brokers attribute): %w", errUnreachable, o.brokers, err)
 }
 
 // guessedMaxAge is how long a guessed partition count (1, while the cluster does not
@@ -431,19 +508,20 @@ func (o *Output) add(ctx context.Context, p int, pb *pendingBatch, e *pipeline.E
 	kstart := len(c.buf) - keyLen
 	vstart := len(c.buf)
 	c.buf = o.enc.Encode(c.buf, e)
-	if len(c.buf)-kstart+recordOverhead > o.maxMsg {
-		c.buf = o.encodeCut(c.buf[:vstart], e, o.maxMsg-recordOverhead-keyLen)
+	if maxMsg := int(o.maxMsg.Load()); len(c.buf)-kstart+recordOverhead > maxMsg {
+		c.buf = encodeCut(o.enc, c.buf[:vstart], e, maxMsg-recordOverhead-keyLen)
 	}
 	var ts int64 // 0: the broker's time
 	if !e.Timestamp.IsZero() {
 		ts = e.Timestamp.UnixMilli()
 	}
-	c.recs = append(c.recs, record{keyStart: int32(kstart), valStart: int32(vstart), end: int32(len(c.buf)), ts: ts})
+	c.recs = append(c.recs, record{keyStart: int32(kstart), valStart: int32(vstart), end: int32(len(c.buf)), ts: ts, ev: e})
 	if n := len(c.refs); n == 0 || c.refs[n-1].pb != pb {
 		c.refs = append(c.refs, ref{pb: pb})
 		pb.left.Add(1)
 	}
-	if len(c.recs) > 1 && c.wireSize() > o.batchBytes {
+	batchBytes := int(o.batchBytes.Load())
+	if len(c.recs) > 1 && c.wireSize() > batchBytes {
 		// The new record overflows the batch: send the others, move it to a fresh chunk.
 		last := c.recs[len(c.recs)-1]
 		c.recs = c.recs[:len(c.recs)-1]
@@ -452,7 +530,7 @@ func (o *Output) add(ctx context.Context, p int, pb *pendingBatch, e *pipeline.E
 		nc := o.chunkFor(p)
 		nc.buf = append(nc.buf, moved...)
 		shift := last.keyStart
-		nc.recs = append(nc.recs, record{keyStart: 0, valStart: last.valStart - shift, end: last.end - shift, ts: last.ts})
+		nc.recs = append(nc.recs, record{keyStart: 0, valStart: last.valStart - shift, end: last.end - shift, ts: last.ts, ev: last.ev})
 		nc.refs = append(nc.refs, ref{pb: pb})
 		pb.left.Add(1)
 		c.buf = c.buf[:last.keyStart]
@@ -461,7 +539,7 @@ func (o *Output) add(ctx context.Context, p int, pb *pendingBatch, e *pipeline.E
 		}
 		c = nc
 	}
-	if len(c.recs) >= o.cfg.BatchEvents || c.wireSize() >= o.batchBytes {
+	if len(c.recs) >= o.cfg.BatchEvents || c.wireSize() >= batchBytes {
 		o.open[p] = nil
 		return o.send(ctx, c)
 	}
@@ -471,7 +549,7 @@ func (o *Output) add(ctx context.Context, p int, pb *pendingBatch, e *pipeline.E
 // encodeCut encodes e with its message cut so that the encoded event fits in limit bytes,
 // flagged as truncated. A document event that is too large becomes a line event whose
 // message is the start of the document's JSON text: cut, but never dropped.
-func (o *Output) encodeCut(dst []byte, e *pipeline.Event, limit int) []byte {
+func encodeCut(enc pipeline.Encoder, dst []byte, e *pipeline.Event, limit int) []byte {
 	ev := *e
 	ev.Flags |= pipeline.FlagTruncated
 	if ev.Doc != nil {
@@ -481,7 +559,7 @@ func (o *Output) encodeCut(dst []byte, e *pipeline.Event, limit int) []byte {
 	msg := ev.Message
 	fits := func(n int) bool {
 		ev.Message = msg[:n]
-		dst = o.enc.Encode(dst[:start], &ev)
+		dst = enc.Encode(dst[:start], &ev)
 		return len(dst)-start <= limit
 	}
 	// An encoded message is never shorter than the raw one: the longest prefix that fits is
@@ -557,11 +635,27 @@ func (o *Output) produceChunk(c *chunk) {
 		sp := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
 		err = pipeline.Retry(o.ctx, retryBackoff, o.onRetry("produce", c.partition), func(ctx context.Context) error {
+			began := time.Now()
 			err := o.produce(ctx, c, sp)
-			if errors.Is(err, errTooLarge) && sp.hi-sp.lo > 1 {
-				mid := (sp.lo + sp.hi) / 2
-				todo = append(todo, span{mid, sp.hi}, span{sp.lo, mid})
-				return nil
+			o.metrics.latency.WithLabelValues().Observe(time.Since(began).Seconds())
+			if err != nil && ctx.Err() == nil {
+				// Sent again: as it is, or split or cut (below).
+				o.metrics.errors.WithLabelValues(errorReason(err)).Inc()
+				o.metrics.retries.Inc()
+			}
+			if errors.Is(err, errTooLarge) {
+				if sp.hi-sp.lo > 1 {
+					// Kafka's limit is below this record batch: split it, and send smaller
+					// record batches from now on.
+					o.lowerLimits(int(o.maxMsg.Load()), max(c.spanWireSize(sp)/2, minMessageBytes))
+					mid := (sp.lo + sp.hi) / 2
+					todo = append(todo, span{mid, sp.hi}, span{sp.lo, mid})
+					return nil
+				}
+				if o.shrinkRecord(ctx, c, sp.lo) {
+					todo = append(todo, sp) // send the cut record at once
+					return nil
+				}
 			}
 			if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
 				// The transport may still be reading the records of the abandoned attempt.
@@ -579,6 +673,9 @@ func (o *Output) produceChunk(c *chunk) {
 		return
 	}
 	o.recovered()
+	o.maybeLearnTopicLimit()
+	o.metrics.records.Add(float64(len(c.recs)))
+	o.metrics.bytes.Add(float64(c.recordBytes()))
 	for _, r := range c.refs {
 		if r.pb.left.Add(-1) == 0 {
 			r.pb.b.Ack()
@@ -597,6 +694,54 @@ func (o *Output) produceChunk(c *chunk) {
 
 // errTooLarge classifies Kafka's rejection of a record batch or record as too large.
 var errTooLarge = errors.New("too large")
+
+// shrinkRecord handles Kafka's MESSAGE_TOO_LARGE answer for the single record i of c: it
+// learns the topic's limit (from its max.message.bytes when the cluster tells it, else
+// three quarters of the refused record's size), lowers max_message_bytes and batch_bytes
+// to it, and encodes the record again, cut to the new limit and flagged truncated. It
+// reports false when the record cannot be made smaller (it is already the smallest
+// encoding of its event), in which case the request is retried with backoff and the
+// error says what to change.
+func (o *Output) shrinkRecord(ctx context.Context, c *chunk, i int) bool {
+	r := c.recs[i]
+	if r.ev == nil {
+		return false
+	}
+	size := int(r.end-r.keyStart) + recordOverhead
+	qctx, cancel := context.WithTimeout(ctx, min(o.cfg.timeout, 5*time.Second))
+	known := o.learnTopicLimit(qctx)
+	cancel()
+	limit := int(o.maxMsg.Load())
+	if !known || limit >= size {
+		// The topic's limit is not readable, or is not what the broker enforces (its
+		// message.max.bytes may be lower): it is below this record.
+		limit = max(min(limit, size*3/4), minMessageBytes)
+	}
+	keyLen := int(r.valStart - r.keyStart)
+	if limit-recordOverhead-keyLen <= 0 {
+		return false
+	}
+	o.cutMu.Lock()
+	start := len(c.buf)
+	c.buf = append(c.buf, c.buf[r.keyStart:r.valStart]...)
+	vstart := len(c.buf)
+	c.buf = encodeCut(o.cutEnc, c.buf, r.ev, limit-recordOverhead-keyLen)
+	o.cutMu.Unlock()
+	if len(c.buf)-start >= int(r.end-r.keyStart) {
+		c.buf = c.buf[:start]
+		return false // no smaller encoding exists
+	}
+	c.recs[i] = record{keyStart: int32(start), valStart: int32(vstart), end: int32(len(c.buf)), ts: r.ts, ev: r.ev, cut: true}
+	if !r.cut {
+		o.metrics.cut.Inc()
+	}
+	if o.lowerLimits(limit, limit) {
+		o.log.Warn("kafka refused a record as too large for the topic: max_message_bytes and batch_bytes lowered, larger events are cut and flagged",
+			zap.String("topic", o.cfg.Topic), zap.Int("refused_bytes", size), zap.Int("max_message_bytes", limit),
+			zap.Bool("from_topic_config", known))
+	}
+	return true
+}
 
 // span is a range [lo,hi) of a chunk's records.
 type span struct{ lo, hi int }
@@ -657,6 +802,7 @@ func (o *Output) Close(ctx context.Context) error {
 		<-done
 	}
 	o.cancel()
+	o.bg.Wait()
 	o.transport.CloseIdleConnections()
 	return err
 }
@@ -674,7 +820,9 @@ type ref struct{ pb *pendingBatch }
 // [valStart,end).
 type record struct {
 	keyStart, valStart, end int32
-	ts                      int64 // milliseconds since the epoch
+	ts                      int64           // milliseconds since the epoch
+	ev                      *pipeline.Event // the event, to encode it again cut (valid until the batch is acknowledged)
+	cut                     bool            // cut by shrinkRecord
 }
 
 // chunk is one partition's record batch: the keys and values of its records, back to back
@@ -697,8 +845,27 @@ const (
 // wireSize estimates the uncompressed size of c's record batch.
 func (c *chunk) wireSize() int { return batchOverhead + len(c.buf) + recordFraming*len(c.recs) }
 
+// recordBytes is the size of c's keys and values.
+func (c *chunk) recordBytes() int {
+	n := 0
+	for _, r := range c.recs {
+		n += int(r.end - r.keyStart)
+	}
+	return n
+}
+
+// spanWireSize estimates the uncompressed size of a record batch of the records sp of c.
+func (c *chunk) spanWireSize(sp span) int {
+	n := batchOverhead
+	for _, r := range c.recs[sp.lo:sp.hi] {
+		n += int(r.end-r.keyStart) + recordFraming
+	}
+	return n
+}
+
 func (c *chunk) reset() {
 	c.buf = c.buf[:0]
+	clear(c.recs) // drop the event pointers
 	c.recs = c.recs[:0]
 	clear(c.refs)
 	c.refs = c.refs[:0]

@@ -478,10 +478,10 @@ func TestLargeEventWithJSONCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	origin := &pipeline.FileOrigin{Path: "/var/log/a.log", Fingerprint: strings.Repeat("ab", 32), IDPrefix: "p"}
+	origin := &pipeline.FileOrigin{Path: "/var/log/a.log", Fingerprint: strings.Repeat("ab", 32)}
 	line := strings.Repeat(`"quoted\" and \\ escaped" `, 4000) // ~100 KB, expands when escaped
 	var acked atomic.Int64
-	b := pipeline.NewBatch("f", []pipeline.Event{{Timestamp: time.Now(), Message: []byte(line), File: origin}},
+	b := pipeline.NewBatch("f", []pipeline.Event{{Timestamp: time.Now(), Message: []byte(line), File: origin, ID: "p-0"}},
 		func() { acked.Add(1) })
 	if err := o.Write(context.Background(), b); err != nil {
 		t.Fatal(err)

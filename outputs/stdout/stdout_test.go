@@ -23,9 +23,9 @@ func stage() pipeline.Stage {
 
 func batch(acked *int) *pipeline.Batch {
 	ts := time.Date(2026, 11, 21, 7, 16, 26, 746000000, time.UTC)
-	f := &pipeline.FileOrigin{Path: "/var/log/a", DeviceID: 1, Inode: 2, IDPrefix: "p"}
+	f := &pipeline.FileOrigin{Path: "/var/log/a", DeviceID: 1, Inode: 2}
 	return pipeline.NewBatch("/var/log/a", []pipeline.Event{
-		{Timestamp: ts, Message: []byte("first line"), File: f, Offset: 0, Partition: -1},
+		{Timestamp: ts, Message: []byte("first line"), File: f, Offset: 0, Partition: -1, ID: "p-0"},
 		{Timestamp: ts, Doc: []byte(`{"@timestamp":"2026-11-21T07:16:26.746Z","message":"second","host":{"name":"web2"}}`), ID: "k-1"},
 	}, func() { *acked++ })
 }

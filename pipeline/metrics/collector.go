@@ -8,9 +8,10 @@ import (
 // Collector exports a runner's counters: it reads Runner.Stats and Runner.RunnerStats on
 // each Collect (each scrape), so the pipeline keeps no Prometheus objects on its batch path.
 type Collector struct {
-	r *pipeline.Runner
+	r Source
 
 	eventsIn, eventsOut, eventsFailed *prometheus.Desc
+	eventsAcked, batchesAcked         *prometheus.Desc
 	bytes, batchesIn, batchesOut      *prometheus.Desc
 	errors, batchSize                 *prometheus.Desc
 
@@ -24,7 +25,7 @@ type Collector struct {
 }
 
 // NewCollector returns a Collector of r's counters.
-func NewCollector(r *pipeline.Runner) *Collector {
+func NewCollector(r Source) *Collector {
 	stage := []string{"stage", "kind"}
 	out := []string{"stage"}
 	d := func(name, help string, labels []string) *prometheus.Desc {
@@ -35,7 +36,9 @@ func NewCollector(r *pipeline.Runner) *Collector {
 		eventsIn:     d("stage_events_in_total", "Events that entered the stage (filters, outputs: handed to Write).", stage),
 		eventsOut:    d("stage_events_out_total", "Events that left the stage (inputs: emitted; filters: kept; outputs: whose Write returned without error).", stage),
 		eventsFailed: d("stage_events_failed_total", "Events of batches whose Write failed (outputs).", stage),
-		bytes:        d("stage_bytes_total", "Approximate in-memory bytes of the batches emitted (inputs) or received (filters, outputs).", stage),
+		eventsAcked:  d("stage_events_acked_total", "Events the output acknowledged: durable at its peer or dead-lettered (outputs).", stage),
+		batchesAcked: d("stage_batches_acked_total", "Batches the output acknowledged (outputs).", stage),
+		bytes:        d("stage_bytes_total", "Payload bytes (lines without their endings, documents) read (inputs), received (filters) or acknowledged (outputs).", stage),
 		batchesIn:    d("stage_batches_in_total", "Batches that entered the stage.", stage),
 		batchesOut:   d("stage_batches_out_total", "Batches that left the stage.", stage),
 		errors:       d("stage_errors_total", "Fatal input errors and failed output Writes.", stage),
@@ -67,7 +70,7 @@ func NewCollector(r *pipeline.Runner) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.eventsIn, c.eventsOut, c.eventsFailed, c.bytes, c.batchesIn, c.batchesOut, c.errors, c.batchSize,
+		c.eventsIn, c.eventsOut, c.eventsFailed, c.eventsAcked, c.batchesAcked, c.bytes, c.batchesIn, c.batchesOut, c.errors, c.batchSize,
 		c.outQueueEvents, c.outQueueBytes, c.outQueueBatches, c.outQueueMaxEvents, c.outQueueMaxBytes, c.outBlocked,
 		c.outstanding, c.ackedBatches, c.ackedEvents, c.queueEvents, c.queueBytes, c.queueBatches,
 		c.queueMaxEvents, c.queueMaxBytes, c.queueBlocked,
@@ -101,6 +104,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		count := cum + uint64(s.BatchSizes.Counts[len(c.bounds)])
 		ch <- prometheus.MustNewConstHistogram(c.batchSize, count, float64(s.BatchSizes.Sum), buckets, s.ID, s.Kind)
 		if s.Kind == "output" {
+			counter(c.eventsAcked, s.EventsAcked, s.ID, s.Kind)
+			counter(c.batchesAcked, s.BatchesAcked, s.ID, s.Kind)
 			q := s.Queue
 			gauge(c.outQueueEvents, q.Events, s.ID)
 			gauge(c.outQueueBytes, q.Bytes, s.ID)

@@ -19,6 +19,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 )
 
@@ -40,11 +42,35 @@ type Server struct {
 	err  error // of http.Server.Serve, read after done is closed
 }
 
+// Source is what the endpoints read: a *pipeline.Runner, or something that forwards to the
+// runner of the moment (a process that reloads its configuration replaces its runner).
+type Source interface {
+	Stats() []pipeline.StageStats
+	RunnerStats() pipeline.RunnerStats
+	Ready(ctx context.Context) error
+	StageMetrics() prometheus.Gatherer
+}
+
+var _ Source = (*pipeline.Runner)(nil)
+
+// BuildInfo returns the collector of logpipe_build_info{version,goversion}, a gauge of 1
+// naming the running build (join it to other series to see which version runs where).
+func BuildInfo(version string) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "logpipe_build_info",
+		Help:        "A constant 1, labelled with the version of logpipe and of Go it was built with.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	g.Set(1)
+	return g
+}
+
 // Serve listens on addr (host:port; port 0 picks a free port, see Addr) and serves
 // /metrics, /healthz and /readyz for r until Stop is called. ctx is the parent of every
 // request's context: cancelling it interrupts requests in progress (a slow readiness check),
-// not the listener. A listen error (address in use, bad address) is returned at once.
-func Serve(ctx context.Context, addr string, r *pipeline.Runner, log *zap.Logger) (*Server, error) {
+// not the listener. A listen error (address in use, bad address) is returned at once. extra
+// collectors (BuildInfo, ...) are served alongside.
+func Serve(ctx context.Context, addr string, r Source, log *zap.Logger, extra ...prometheus.Collector) (*Server, error) {
 	if r == nil {
 		return nil, errors.New("metrics: no runner")
 	}
@@ -54,7 +80,7 @@ func Serve(ctx context.Context, addr string, r *pipeline.Runner, log *zap.Logger
 	if addr == "" {
 		addr = DefaultAddress
 	}
-	h, err := Handler(r, log)
+	h, err := Handler(r, log, extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -101,21 +127,21 @@ func (s *Server) Stop(ctx context.Context) error {
 }
 
 // Handler returns the HTTP handler of the three endpoints for r, for embedding in another
-// server. It registers a Collector for r, the Go and the process collectors in a new registry
-// and serves them together with r's stage metrics.
-func Handler(r *pipeline.Runner, log *zap.Logger) (http.Handler, error) {
+// server. It registers a Collector for r, the Go and the process collectors and extra in a
+// new registry and serves them together with r's stage metrics (read from r at each scrape).
+func Handler(r Source, log *zap.Logger, extra ...prometheus.Collector) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{
+	for _, c := range append([]prometheus.Collector{
 		NewCollector(r),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	}, extra...) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
 	}
 	metricsHandler := promhttp.InstrumentMetricHandler(reg,
-		promhttp.HandlerFor(prometheus.Gatherers{reg, r.StageMetrics()}, promhttp.HandlerOpts{
+		promhttp.HandlerFor(prometheus.Gatherers{reg, stageGatherer{r}}, promhttp.HandlerOpts{
 			ErrorLog:      zapPromLogger{log},
 			ErrorHandling: promhttp.ContinueOnError,
 			Timeout:       20 * time.Second,
@@ -146,6 +172,11 @@ func Handler(r *pipeline.Runner, log *zap.Logger) (http.Handler, error) {
 	})
 	return mux, nil
 }
+
+// stageGatherer gathers the stage metrics of the source's runner of the moment.
+type stageGatherer struct{ r Source }
+
+func (g stageGatherer) Gather() ([]*dto.MetricFamily, error) { return g.r.StageMetrics().Gather() }
 
 // zapPromLogger adapts zap to promhttp.Logger (errors while gathering or writing metrics).
 type zapPromLogger struct{ log *zap.Logger }
