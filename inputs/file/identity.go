@@ -193,14 +193,14 @@ type copyNote struct {
 
 // noteCopy records that the file at p holds the stream st without being read (why says
 // which case), and logs it once.
-func (in *Input) noteCopy(st *state, p string, dev, ino uint64, size int64, why string) {
+func (in *Input) noteCopy(st *state, p string, dev, ino uint64, size int64, now time.Time, why string) {
 	k := devIno{dev, ino}
 	if c, ok := in.copies[k]; !ok || c.st != st || c.path != p {
 		in.log.Info("file holds a known stream; not read", zap.String("path", p), zap.String("stream", st.key),
 			zap.Int64("size", size), zap.Int64("read_offset", st.readOff), zap.String("reason", why))
 	}
 	in.copies[k] = copyNote{st: st, path: p, size: size, gen: in.gen}
-	st.lastSeen = time.Now() // the stream still exists: its entry is not cleaned
+	st.lastSeen = now // the stream still exists: its entry is not cleaned
 }
 
 // knownCopy reports whether the file at p is a copy noted before that still needs no

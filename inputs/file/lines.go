@@ -2,7 +2,6 @@ package file
 
 import (
 	"bytes"
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -103,8 +102,4 @@ func (f *lineFilter) keep(events []pipeline.Event) []pipeline.Event {
 	}
 	clear(events[len(kept):])
 	return kept
-}
-
-func (f *lineFilter) String() string {
-	return fmt.Sprintf("include_lines=%d exclude_lines=%d", len(f.include), len(f.exclude))
 }

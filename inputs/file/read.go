@@ -277,11 +277,12 @@ func (in *Input) flush(ctx context.Context, st *state, emit pipeline.Emit, final
 		b.events[i].Message = b.slab[start:e:e]
 		start = e
 	}
-	in.setIDs(st, b.events)
 	st.avgLine = b.complete/len(b.events) + 1
+	events := in.cfg.lines.keep(b.events) // include/exclude_lines: lines.go
+	setIDs(st.key, events, b.ends)
 	tr := st.tracker
 	tk := tr.Add(b.end)
-	batch := pipeline.NewBatch(st.path, in.cfg.lines.keep(b.events), func() { // include/exclude_lines: lines.go
+	batch := pipeline.NewBatch(st.path, events, func() {
 		if tr.Ack(tk) {
 			in.dirty.Store(true)
 		}
@@ -296,13 +297,22 @@ func (in *Input) flush(ctx context.Context, st *state, emit pipeline.Emit, final
 	return emit(ctx, batch)
 }
 
-// setIDs sets the event id of every event of a batch of st: the one place where a line's
-// id is made (identity.go says why it never changes). The ids share one string.
-func (in *Input) setIDs(st *state, events []pipeline.Event) {
-	buf := make([]byte, 0, len(events)*(len(st.key)+8))
-	ends := make([]int, len(events))
+// setIDs sets the event id of every event of a batch of the stream with the given key: the
+// one place where a line's id is made (identity.go says why it never changes). The ids share
+// one string, allocated once per batch; scratch (at least len(events) long, free to
+// overwrite) holds their ends meanwhile.
+func setIDs(key string, events []pipeline.Event, scratch []int) {
+	if len(events) == 0 {
+		return
+	}
+	digits := 1 // of the largest offset, the last one
+	for o := events[len(events)-1].Offset; o >= 10; o /= 10 {
+		digits++
+	}
+	buf := make([]byte, 0, len(events)*(len(key)+1+digits))
+	ends := scratch[:len(events)]
 	for i := range events {
-		buf = pipeline.AppendEventID(buf, st.key, events[i].Offset)
+		buf = pipeline.AppendEventID(buf, key, events[i].Offset)
 		ends[i] = len(buf)
 	}
 	ids, start := string(buf), 0

@@ -380,7 +380,7 @@ func (in *Input) identify(f *os.File, p string, dev, ino uint64, size int64, now
 		switch {
 		case st.f != nil:
 			f.Close()
-			in.noteCopy(st, p, dev, ino, size, "a copy of the stream read from "+st.path+": not read twice")
+			in.noteCopy(st, p, dev, ino, size, now, "a copy of the stream read from "+st.path+": not read twice")
 			return
 		case st.done:
 			f.Close()
@@ -388,7 +388,7 @@ func (in *Input) identify(f *os.File, p string, dev, ino uint64, size int64, now
 			return
 		case size < st.readOff:
 			f.Close()
-			in.noteCopy(st, p, dev, ino, size, "holds the stream only up to before its read offset: nothing new in it")
+			in.noteCopy(st, p, dev, ino, size, now, "holds the stream only up to before its read offset: nothing new in it")
 			return
 		}
 		from := st.path
