@@ -49,6 +49,16 @@ func newIndexEnv(t *testing.T, rootExtra, inputExtra, outputExtra string) *index
 		t.Fatal(err)
 	}
 	t.Cleanup(e.es.Close)
+	e.config = writeIndexConfig(t, e.dir, e.broker.Addr(), e.es.URL(), rootExtra, inputExtra, outputExtra)
+	return e
+}
+
+// writeIndexConfig writes dir/index.hcl: the kafka input of brokerAddr's kafka_test as group
+// test123 into the Elasticsearch at esURL, with the index tests' short timings; inputExtra
+// and outputExtra are added to the kafka input and elasticsearch output blocks, rootExtra to
+// the file's root. It returns the file's path.
+func writeIndexConfig(t *testing.T, dir, brokerAddr, esURL, rootExtra, inputExtra, outputExtra string) string {
+	t.Helper()
 	cfg := fmt.Sprintf(`data_dir = %q
 logging { level = "info" }
 %s
@@ -75,9 +85,8 @@ output "elasticsearch" "main" {
   }
 %s
 }
-`, filepath.Join(e.dir, "data"), rootExtra, e.broker.Addr(), topic, indexGroup, inputExtra, e.es.URL(), outputExtra)
-	e.config = harness.WriteConfig(t, e.dir, "index.hcl", cfg)
-	return e
+`, filepath.Join(dir, "data"), rootExtra, brokerAddr, topic, indexGroup, inputExtra, esURL, outputExtra)
+	return harness.WriteConfig(t, dir, "index.hcl", cfg)
 }
 
 // index starts `logpipe index -c index.hcl` with extra arguments.

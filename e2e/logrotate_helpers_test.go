@@ -388,26 +388,7 @@ func indexOnceIntoES(t *testing.T, dir, addr string) *estest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(es.Close)
-	cfg := harness.WriteConfig(t, dir, "index.hcl", fmt.Sprintf(`data_dir = %q
-
-input "kafka" "main" {
-  brokers            = [%q]
-  topics             = [%q]
-  group_id           = %q
-  start_offset       = "earliest"
-  commit_interval    = "200ms"
-  session_timeout    = "6s"
-  rebalance_timeout  = "6s"
-  heartbeat_interval = "1s"
-  fetch_max_wait     = "100ms"
-}
-
-output "elasticsearch" "main" {
-  hosts          = [%q]
-  index          = "filebeat_test-%%{+YYYY.MM.dd}"
-  flush_interval = "50ms"
-}
-`, filepath.Join(dir, "index-data"), addr, topic, indexGroup, es.URL()))
+	cfg := writeIndexConfig(t, filepath.Join(dir, "index"), addr, es.URL(), "", "", "")
 	p := harness.StartLogpipe(t, "index", "-c", cfg, "--once")
 	if code := p.Wait(t, 2*time.Minute); code != 0 {
 		t.Fatalf("logpipe index --once exited %d", code)
