@@ -60,7 +60,7 @@ output "kafka" "main" {
 			}
 			harness.AppendFile(t, filepath.Join(logs, "access.log"), harness.Text(lines[i:i+100]))
 			written.Store(int64(i + 100))
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // pacing of the writer, not synchronisation
 		}
 	})
 	defer func() { close(stop); wg.Wait() }()
@@ -151,8 +151,14 @@ output "file" "out" {
 	const total, chunk = 20000, 500
 	var produced atomic.Int64
 	var wg sync.WaitGroup
+	stop := make(chan struct{})
 	wg.Go(func() {
 		for i := 0; i < total; i += chunk {
+			select {
+			case <-stop: // the test failed: do not log after it ended
+				return
+			default:
+			}
 			var in strings.Builder
 			for j := i; j < i+chunk; j++ {
 				fmt.Fprintf(&in, `{"message":"idx record %06d"}`+"\n", j)
@@ -164,9 +170,10 @@ output "file" "out" {
 				return
 			}
 			produced.Store(int64(i + chunk))
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // pacing of the producer, not synchronisation
 		}
 	})
+	defer func() { close(stop); wg.Wait() }()
 	waitProduced := func(n int64) {
 		harness.WaitFor(t, 60*time.Second, fmt.Sprintf("%d records produced", n), func() bool { return produced.Load() >= n })
 	}

@@ -37,3 +37,8 @@ func RangeErrorf(attr string, rng hcl.Range, format string, args ...any) error {
 type EvalContextUser interface {
 	SetEvalContext(ctx *hcl.EvalContext)
 }
+
+// Suggest returns the candidate closest to name when it is close enough to be a likely
+// misspelling (edit distance below 3), or "": the "did you mean" hint of the loader, for
+// stages that check names themselves (the operators of pipeline/condition).
+func Suggest(name string, candidates []string) string { return suggest(name, candidates) }

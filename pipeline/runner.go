@@ -456,10 +456,10 @@ func (r *Runner) emitter(in *runInput) Emit {
 		if b == nil {
 			return nil
 		}
+		n, by := int64(b.Len()), payloadBytes(b) // as read: before the input's fields are merged
 		if in.fields != nil {
 			in.fields.apply(b, in.merge)
 		}
-		n, by := int64(b.Len()), payloadBytes(b)
 		orig := b.onAck
 		b.onAck = func() {
 			if orig != nil {

@@ -106,3 +106,26 @@ func TestStatsLineShowsConsumerLag(t *testing.T) {
 		t.Fatalf("input fields %v, want consumer_lag 42", in)
 	}
 }
+
+// An input's Bytes is its payload as read: the documents before the input's fields and
+// tags are merged into them.
+func TestInputBytesAreThePayloadAsRead(t *testing.T) {
+	r := rtPipeline(t, Config{}, RunnerOptions{}, []Input{newSeqInput(1, 1, 1)}, nil, []Output{&ackOutput{}})
+	merge := func(dst, scratch, doc []byte, f *InputFields) ([]byte, []byte) {
+		dst = append(dst, doc[:len(doc)-1]...)
+		return append(append(append(dst, `,"fields":`...), f.Object...), '}'), scratch
+	}
+	in := &runInput{id: "input.test.x", c: &stageCounters{}, merge: merge,
+		fields: &InputFields{Object: []byte(`{"env":"production"}`)}}
+	doc := `{"message":"a"}`
+	b := NewBatch("d", []Event{{Doc: []byte(doc)}}, nil)
+	if err := r.emitter(in)(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(b.Events[0].Doc); got != `{"message":"a","fields":{"env":"production"}}` {
+		t.Fatalf("fields not merged: %s", got)
+	}
+	if got := in.c.bytes.Load(); got != int64(len(doc)) {
+		t.Errorf("input bytes %d, want %d (the document as read)", got, len(doc))
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -230,7 +229,7 @@ func (c *Condition) equals(n *node, raw []byte) bool {
 			}
 		}
 		v, ok := number(raw)
-		return ok && v == float64(n.i) && float64(n.i) == n.num
+		return ok && v == n.num // n.num is float64(n.i)
 	}
 }
 
@@ -370,14 +369,8 @@ func (c *compiler) unknown(name string, rng hcl.Range, what string) {
 		c.errorf(rng, "%s is a block, not an attribute: write %s { ... } around its conditions", name, name)
 		return
 	}
-	best, dist := "", 3
-	for _, op := range operators {
-		if d := levenshtein.Distance(name, op, nil); d < dist {
-			best, dist = op, d
-		}
-	}
 	hint := ""
-	if best != "" {
+	if best := pipeline.Suggest(name, operators); best != "" {
 		hint = fmt.Sprintf(" Did you mean %q?", best)
 	}
 	c.errorf(rng, "unknown condition %q.%s Conditions are equals, contains, regexp, range, has_fields, and, or, not", name, hint)
