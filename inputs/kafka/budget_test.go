@@ -93,10 +93,15 @@ func TestByteBudgetWaitsAndWakes(t *testing.T) {
 	}
 	got := make(chan int64, 1)
 	go func() { n, _ := b.acquire(ctx, 100*k); got <- n }() // 125k: does not fit
+	waitFor(t, "the second reservation queued", 10*time.Second, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.queue) == 1
+	})
 	select {
 	case <-got:
 		t.Fatal("acquire did not wait while the budget was spent")
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	b.adjust(n1, 300*k) // the fetch held less than reserved: 700k come back
 	if n := <-got; n != 125*k {

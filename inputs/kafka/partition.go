@@ -331,8 +331,7 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 	if len(msgs) == 0 {
 		budget.release(held)
 		p.keepMsgs()
-	}
-	if len(msgs) > 0 {
+	} else {
 		// Records read before an error are good: emit them, and report the error after.
 		if last := msgs[len(msgs)-1].Offset + 1; rerr != nil {
 			pos = last
@@ -380,16 +379,16 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 		if start > 0 && !p.waitInFlight(ctx) {
 			return released, &emitError{ctx.Err()}
 		}
-		end, size := start, 0
+		end, size, weight := start, 0, int64(0) // weight: the batch's share of the budget (heldBytes)
 		for end < len(msgs) && end-start < cfg.BatchEvents && (end == start || size+len(msgs[end].Value) <= cfg.BatchByteLimit) {
 			size += len(msgs[end].Value)
+			weight += int64(len(msgs[end].Value)+len(msgs[end].Key)) + msgOverhead
 			end++
 		}
 		batchEnd := msgs[end-1].Offset + 1
 		if end == len(msgs) {
 			batchEnd = pos
 		}
-		weight := heldBytes(msgs[start:end])
 		events := p.decode(msgs[start:end], size)
 		// The records' values are copied into the events: let them go before emit, which
 		// blocks while the pipeline is full.

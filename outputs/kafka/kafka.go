@@ -197,7 +197,7 @@ func (o *Output) learnTopicLimit(ctx context.Context) bool {
 		ResourceType: kafka.ResourceTypeTopic, ResourceName: o.cfg.Topic, ConfigNames: []string{"max.message.bytes"}}}})
 	if err != nil {
 		// Not answered (the cluster is unreachable): asked again after the next
-		// successful produce request.
+		// successful produce request (at most every limitRetry, see maybeLearnTopicLimit).
 		o.log.Debug("cannot read the topic's max.message.bytes; trying again later", zap.String("topic", o.cfg.Topic), zap.Error(err))
 		return false
 	}
@@ -250,12 +250,15 @@ func (o *Output) lowerLimits(msg, batch int) bool {
 }
 
 // maybeLearnTopicLimit starts a background lookup of the topic's max.message.bytes while it
-// is unknown, at most every limitRetry. Called after a produce request succeeded (the
-// cluster answers now).
+// is unknown, at most every limitRetry (the first one at once if the lookup at start got no
+// answer). Called after a produce request succeeded (the cluster answers now).
 func (o *Output) maybeLearnTopicLimit() {
 	if o.limitKnown.Load() || time.Now().UnixNano()-o.limitTriedAt.Load() < int64(limitRetry) || !o.limitBusy.CompareAndSwap(false, true) {
 		return
 	}
+	// Paced even when the lookup gets no answer (a broker without DescribeConfigs, a
+	// timeout): not one lookup per produce request.
+	o.limitTriedAt.Store(time.Now().UnixNano())
 	o.bg.Add(1)
 	go func() {
 		defer o.bg.Done()
@@ -637,7 +640,7 @@ func (o *Output) produceChunk(c *chunk) {
 		err = pipeline.Retry(o.ctx, retryBackoff, o.onRetry("produce", c.partition), func(ctx context.Context) error {
 			began := time.Now()
 			err := o.produce(ctx, c, sp)
-			o.metrics.latency.WithLabelValues().Observe(time.Since(began).Seconds())
+			o.metrics.latency.Observe(time.Since(began).Seconds())
 			if err != nil && ctx.Err() == nil {
 				// Sent again: as it is, or split or cut (below).
 				o.metrics.errors.WithLabelValues(errorReason(err)).Inc()

@@ -27,7 +27,7 @@ var produceBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2
 //     flagged truncated) after Kafka refused them as too large (events cut before sending,
 //     to max_message_bytes or a limit already known, are not counted here).
 type outputMetrics struct {
-	latency *prometheus.HistogramVec
+	latency prometheus.Histogram
 	errors  *prometheus.CounterVec
 	retries prometheus.Counter
 	records prometheus.Counter
@@ -37,11 +37,11 @@ type outputMetrics struct {
 
 func newOutputMetrics() *outputMetrics {
 	return &outputMetrics{
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "logpipe_kafka_produce_request_duration_seconds",
 			Help:    "Duration of produce request attempts, from sending to Kafka's answer or the failure.",
 			Buckets: produceBuckets,
-		}, nil),
+		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logpipe_kafka_produce_errors_total",
 			Help: "Failed produce request attempts, by reason (connection, topic_missing, too_large, broker).",
