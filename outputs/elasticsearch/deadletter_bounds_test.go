@@ -23,24 +23,6 @@ import (
 	"github.com/logpipe/logpipe/pipeline"
 )
 
-// gaugeValues gathers g and returns gauge values by name.
-func gaugeValues(t *testing.T, g prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			if m.GetGauge() != nil {
-				out[mf.GetName()] = m.GetGauge().GetValue()
-			}
-		}
-	}
-	return out
-}
-
 // rejected is a batch of one document that the mapping of "n" as long rejects, about 10 KB.
 func rejected(i int, acked *atomic.Int64) *pipeline.Batch {
 	ev := pipeline.Event{ID: fmt.Sprint("bad-", i), Timestamp: day1, Topic: "kafka_test", Partition: 2, Offset: int64(1000 + i),
@@ -58,30 +40,11 @@ func TestDeadLetterFileCapRotationAndFull(t *testing.T) {
 	es.MapField("n", "long")
 	log, logs := observed(t)
 	reg := prometheus.NewRegistry()
-	c := NewConfig()
-	c.Hosts = []string{es.URL()}
-	c.Index = "filebeat_test-%{+YYYY.MM.dd}"
-	c.FlushInterval = "20ms"
-	c.Retry = &RetryConfig{InitialBackoff: "5ms", MaxBackoff: "50ms"}
-	off := false
-	c.ManageTemplate = &off
-	c.DeadLetter = &DeadLetterConfig{MaxBytes: "128KiB", MaxFiles: 2} // 64 KiB per file: 6 entries
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	st := pipeline.Stage{Kind: "output", Type: "elasticsearch", Name: "main", DataDir: dir, Log: log}
-	st.Metrics = prometheus.WrapRegistererWith(prometheus.Labels{"stage": st.ID()}, reg)
-	o, err := newOutput(c, st, templateAsset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = o.Close(ctx)
-	}()
-	to := &testOut{Output: o, dir: dir}
+	to := newOutReg(t, []string{es.URL()}, func(c *Config) {
+		c.DeadLetter = &DeadLetterConfig{MaxBytes: "128KiB", MaxFiles: 2} // 64 KiB per file: 6 entries
+	}, log, reg)
+	dir := to.dir
+	gaugeValues := func() map[string]float64 { return counterValues(t, reg, "output.elasticsearch.main") }
 	path := filepath.Join(dir, "output.elasticsearch.main", DeadLetterFile)
 	var acked atomic.Int64
 	for i := 0; i < 12; i++ {
@@ -99,7 +62,7 @@ func TestDeadLetterFileCapRotationAndFull(t *testing.T) {
 	if n := countLogs(logs, zapcore.WarnLevel, "the dead-letter queue is filling up"); n != 1 {
 		t.Errorf("%d fill warnings, want 1", n)
 	}
-	g := gaugeValues(t, reg)
+	g := gaugeValues()
 	if g["logpipe_elasticsearch_dead_letter_max_bytes"] != 128<<10 || g["logpipe_elasticsearch_dead_letter_full"] != 0 ||
 		g["logpipe_elasticsearch_dead_letter_bytes"] < 100<<10 || g["logpipe_elasticsearch_dead_letter_bytes"] > 128<<10 {
 		t.Errorf("gauges %v", g)
@@ -110,7 +73,7 @@ func TestDeadLetterFileCapRotationAndFull(t *testing.T) {
 	waitFor(t, "the full queue logged", func() bool {
 		return countLogs(logs, zapcore.ErrorLevel, "the dead-letter queue does not take entries") == 1
 	})
-	waitFor(t, "the full gauge", func() bool { return gaugeValues(t, reg)["logpipe_elasticsearch_dead_letter_full"] == 1 })
+	waitFor(t, "the full gauge", func() bool { return gaugeValues()["logpipe_elasticsearch_dead_letter_full"] == 1 })
 	for _, e := range logs.FilterMessageSnippet("does not take entries").All() {
 		if !strings.Contains(fmt.Sprint(e.ContextMap()["error"]), "dead-letter queue is full") ||
 			!strings.Contains(fmt.Sprint(e.ContextMap()["fix"]), "move or delete") {
@@ -144,7 +107,7 @@ func TestDeadLetterFileCapRotationAndFull(t *testing.T) {
 	waitFor(t, "the recovery line", func() bool {
 		return countLogs(logs, zapcore.InfoLevel, "the dead-letter queue takes entries again") == 1
 	})
-	if gaugeValues(t, reg)["logpipe_elasticsearch_dead_letter_full"] != 0 {
+	if gaugeValues()["logpipe_elasticsearch_dead_letter_full"] != 0 {
 		t.Error("full gauge still 1")
 	}
 	rotated, _ = filepath.Glob(path + ".*")

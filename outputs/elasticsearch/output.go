@@ -603,29 +603,21 @@ func (o *Output) deadLetter(r *request, why func(i int) (int, string, string), a
 // documents back, loudly, rather than losing them), then marks those documents done.
 // Entries are rebuilt at each attempt, cut to the queue's current entry size limit.
 func (o *Output) deadLetterWhere(r *request, pick func(i int) bool, why func(i int) (int, string, string), attempts int) {
-	now := time.Now()
-	n := 0
-	var firstType, firstReason string
-	for i := range r.docs {
-		if pick(i) {
-			if n == 0 {
-				_, firstType, firstReason = why(i)
-			}
-			n++
-		}
-	}
-	if n == 0 {
-		return
-	}
-	// Entries are written in chunks that each fit in one dead-letter file (or one Kafka
-	// record batch), so that a rejected request larger than the queue's free room can still
-	// go through once room is made; next is the first document whose entry is not durable.
-	picked := make([]int, 0, n)
+	var picked []int
 	for i := range r.docs {
 		if pick(i) {
 			picked = append(picked, i)
 		}
 	}
+	n := len(picked)
+	if n == 0 {
+		return
+	}
+	now, stage := time.Now(), o.stage.ID()
+	_, firstType, firstReason := why(picked[0])
+	// Entries are written in chunks that each fit in one dead-letter file (or one Kafka
+	// record batch), so that a rejected request larger than the queue's free room can still
+	// go through once room is made; next is the first document whose entry is not durable.
 	next, cut := 0, 0
 	var entries, one []byte
 	write := func(ctx context.Context) error {
@@ -636,7 +628,7 @@ func (o *Output) deadLetterWhere(r *request, pick func(i int) bool, why func(i i
 			for ; j < len(picked); j++ {
 				d := &r.docs[picked[j]]
 				status, typ, reason := why(picked[j])
-				e := deadLetterEntry{now: now, stage: o.stage.ID(), index: r.field(d, d.idxOff, d.idxLen), id: r.field(d, d.idOff, d.idLen),
+				e := deadLetterEntry{now: now, stage: stage, index: r.field(d, d.idxOff, d.idxLen), id: r.field(d, d.idOff, d.idLen),
 					status: status, typ: typ, reason: reason, attempts: attempts, doc: r.source(d)}
 				if d.ack != nil && d.ev < len(d.ack.b.Events) {
 					if ev := &d.ack.b.Events[d.ev]; ev.Topic != "" {
@@ -692,10 +684,8 @@ func (o *Output) deadLetterWhere(r *request, pick func(i int) bool, why func(i i
 		fields = append(fields, zap.Int("entries_cut", cut), zap.Int("max_entry_bytes", o.dlq.maxEntry()))
 	}
 	o.log.Warn("documents rejected by elasticsearch, set aside in the dead-letter queue", fields...)
-	for i := range r.docs {
-		if pick(i) {
-			r.docs[i].ack.done(1)
-		}
+	for _, i := range picked {
+		r.docs[i].ack.done(1)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -45,6 +47,13 @@ func newOut(t testing.TB, hosts []string, mod func(c *Config)) *testOut {
 // newOutLog is newOut with the output's log sent to log (nil: the test's log).
 func newOutLog(t testing.TB, hosts []string, mod func(c *Config), log *zap.Logger) *testOut {
 	t.Helper()
+	return newOutReg(t, hosts, mod, log, nil)
+}
+
+// newOutReg is newOutLog with the stage's metrics registered in reg (nil: none), labelled
+// with the stage id as the pipeline does.
+func newOutReg(t testing.TB, hosts []string, mod func(c *Config), log *zap.Logger, reg prometheus.Registerer) *testOut {
+	t.Helper()
 	c := NewConfig()
 	c.Hosts = hosts
 	c.Index = "filebeat_test-%{+YYYY.MM.dd}"
@@ -65,6 +74,9 @@ func newOutLog(t testing.TB, hosts []string, mod func(c *Config), log *zap.Logge
 	}
 	if log != nil {
 		st.Log = log
+	}
+	if reg != nil {
+		st.Metrics = prometheus.WrapRegistererWith(prometheus.Labels{"stage": st.ID()}, reg)
 	}
 	o, err := newOutput(c, st, templateAsset)
 	if err != nil {
@@ -565,4 +577,33 @@ func unwrapAll(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// Start re-installs logpipe's template at every start without dropping the ingest pipeline
+// settings an operator added to the installed one (as logpipe setup keeps them).
+func TestTemplateKeepsOperatorPipeline(t *testing.T) {
+	es := startES(t, estest.Options{})
+	name, _ := templateAsset()
+	req, err := http.NewRequest(http.MethodPut, es.URL()+"/_index_template/"+name, strings.NewReader(
+		`{"index_patterns":["filebeat_test-*"],"template":{"settings":{"index":{"default_pipeline":"geo-enrich"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("PUT template: %d", res.StatusCode)
+	}
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.ManageTemplate = nil })
+	if err := o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := es.Template(name)
+	if !ok || !strings.Contains(string(got), `"default_pipeline":"geo-enrich"`) || !strings.Contains(string(got), `"mappings"`) {
+		t.Errorf("installed template does not keep the operator's default_pipeline or lacks logpipe's mappings: %.400s", got)
+	}
 }

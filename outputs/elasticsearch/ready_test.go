@@ -88,8 +88,8 @@ func TestReadyTLS(t *testing.T) {
 	mustContain(t, ready(t, bad), url, "certificate", "tls")
 }
 
-// counterValues gathers the registry and returns counter values by name, checking the
-// stage label of each.
+// counterValues gathers the registry and returns counter and gauge values by name,
+// checking the stage label of each.
 func counterValues(t *testing.T, g prometheus.Gatherer, stage string) map[string]float64 {
 	t.Helper()
 	mfs, err := g.Gather()
@@ -106,7 +106,11 @@ func counterValues(t *testing.T, g prometheus.Gatherer, stage string) map[string
 			if !ok {
 				t.Errorf("%s: no stage=%s label", mf.GetName(), stage)
 			}
-			out[mf.GetName()] = m.GetCounter().GetValue()
+			if g := m.GetGauge(); g != nil {
+				out[mf.GetName()] = g.GetValue()
+			} else {
+				out[mf.GetName()] = m.GetCounter().GetValue()
+			}
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/logpipe/logpipe/deploy"
+	estemplate "github.com/logpipe/logpipe/deploy/elasticsearch"
 	"github.com/logpipe/logpipe/pipeline"
 )
 
@@ -63,7 +65,11 @@ func (o *Output) Start(ctx context.Context) error {
 	}, func(ctx context.Context) error {
 		rctx, cancel := context.WithTimeout(ctx, o.cfg.timeout)
 		defer cancel()
-		req, err := http.NewRequestWithContext(rctx, http.MethodPut, "/_index_template/"+name, bytes.NewReader(body))
+		put, err := o.keepPipelines(rctx, name, body)
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(rctx, http.MethodPut, "/_index_template/"+name, bytes.NewReader(put))
 		if err != nil {
 			return pipeline.Permanent(err)
 		}
@@ -98,6 +104,39 @@ func (o *Output) Start(ctx context.Context) error {
 	out.leave(true, zap.String("template", name))
 	o.markReady()
 	return nil
+}
+
+// keepPipelines returns body with the ingest pipeline settings of the installed template
+// kept (estemplate.KeepPipelines, as logpipe setup does), so that re-installing the template
+// at every start does not drop an operator's index.default_pipeline. body is returned as it
+// is when no template is installed or the installed one cannot be read (the PUT then says
+// why); a connection error is returned, to be retried.
+func (o *Output) keepPipelines(ctx context.Context, name string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/_index_template/"+name, nil)
+	if err != nil {
+		return nil, pipeline.Permanent(err)
+	}
+	res, err := o.client.Perform(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET _index_template/%s: %w", name, err)
+	}
+	defer res.Body.Close()
+	installed, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET _index_template/%s: %w", name, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return body, nil
+	}
+	put, kept, err := estemplate.KeepPipelines(body, installed)
+	if err != nil {
+		return nil, pipeline.Permanent(err)
+	}
+	if len(kept) > 0 {
+		o.log.Info("index template: keeping the installed template's ingest pipeline settings",
+			zap.String("template", name), zap.Strings("kept", kept))
+	}
+	return put, nil
 }
 
 // indexMatchesTemplate reports whether indices named by the index setting can match one of
