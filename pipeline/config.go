@@ -23,7 +23,11 @@ type Config struct {
 	// memory_limit; debug.SetMemoryLimit): MemoryLimitAuto (the default) sets none and
 	// leaves GOMEMLIMIT to the runtime, MemoryLimitOff clears any, a size sets that.
 	MemoryLimit int64
-	Logging     LoggingConfig
+	// Workers is the number of goroutines that run the filter chain, each over its own
+	// instances of the filters (root attribute workers; 0, the default "auto", means
+	// GOMAXPROCS: every core the process may use).
+	Workers int
+	Logging LoggingConfig
 	// Extra root blocks that belong to subcommands or services rather than the pipeline.
 	Metrics *MetricsConfig
 	Kibana  *KibanaConfig

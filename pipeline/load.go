@@ -36,6 +36,7 @@ var rootSchema = &hcl.BodySchema{
 		{Name: "data_dir"},
 		{Name: "drain_timeout"},
 		{Name: "memory_limit"},
+		{Name: "workers"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "queue"},
@@ -180,6 +181,9 @@ func (l *loader) load(body hcl.Body) {
 	if a := content.Attributes["memory_limit"]; a != nil {
 		l.memoryLimit(a)
 	}
+	if a := content.Attributes["workers"]; a != nil {
+		l.workers(a)
+	}
 
 	seen := map[string]hcl.Range{}
 	for _, b := range content.Blocks {
@@ -310,6 +314,33 @@ func (l *loader) memoryLimit(a *hcl.Attribute) {
 		return
 	}
 	l.cfg.MemoryLimit = n
+}
+
+// workers reads the root attribute workers: a whole number from 1 to 1024, or "auto".
+func (l *loader) workers(a *hcl.Attribute) {
+	v, d := a.Expr.Value(l.ctx)
+	l.diags = append(l.diags, d...)
+	if d.HasErrors() || v.IsNull() || !v.IsKnown() {
+		return
+	}
+	if v.Type() == cty.String && v.AsString() == "auto" {
+		l.cfg.Workers = 0
+		return
+	}
+	if v.Type() == cty.Number {
+		if n, acc := v.AsBigFloat().Int64(); acc == 0 && n >= 1 && n <= 1024 {
+			l.cfg.Workers = int(n)
+			return
+		}
+	}
+	got := v.Type().FriendlyName()
+	switch v.Type() {
+	case cty.String:
+		got = fmt.Sprintf("%q", v.AsString())
+	case cty.Number:
+		got = v.AsBigFloat().Text('g', -1)
+	}
+	l.errorf(a.Expr.Range(), "Invalid workers", "workers must be a whole number from 1 to 1024, or \"auto\" (one per core the process may use); got %s.", got)
 }
 
 // byteSize evaluates a byte size written as a string ("16MiB") or a whole number of bytes.

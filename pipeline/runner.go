@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,11 +30,12 @@ type RunnerOptions struct {
 	StatsInterval time.Duration
 }
 
-// Runner runs one pipeline: inputs -> pipeline queue -> filters (in file order, one
-// goroutine) -> one bounded queue and one worker per output (fan-out).
+// Runner runs one pipeline: inputs -> pipeline queue -> filters (in file order, on
+// Config.Workers goroutines, batches handed on in queue order) -> one bounded queue and one
+// worker per output (fan-out).
 //
 // Every queue is bounded by Config.QueueEvents and Config.QueueBytes, so a slow output
-// stalls the filter goroutine, which stalls the inputs' Emit: the backlog stays at the
+// stalls the filter workers, which stalls the inputs' Emit: the backlog stays at the
 // source. Each batch an input emits is counted as outstanding until its final
 // acknowledgement (every output acked it); the runner wraps the batch's onAck for that, after
 // the input's own callback, so an input's Tracker is up to date when the count drops.
@@ -44,6 +46,7 @@ type Runner struct {
 	once          bool
 	drainTimeout  time.Duration
 	statsInterval time.Duration
+	workers       int // filter workers (Config.Workers, or GOMAXPROCS)
 
 	inputs  []*runInput
 	filters []*runFilter
@@ -73,9 +76,11 @@ type runInput struct {
 	merge  DocFieldsFunc // merges them into document events
 }
 
+// runFilter is one filter stage: one instance per worker (f[w] runs on worker w only) and
+// one set of counters shared by them.
 type runFilter struct {
 	id string
-	f  Filter
+	f  []Filter
 	c  *stageCounters
 }
 
@@ -109,6 +114,7 @@ func NewRunner(cfg *Config, reg *Registry, opts RunnerOptions) (*Runner, error) 
 		once:          opts.Once,
 		drainTimeout:  cfg.DrainTimeout,
 		statsInterval: opts.StatsInterval,
+		workers:       cfg.Workers,
 		queue:         NewQueue(cfg.QueueEvents, cfg.QueueBytes),
 		zero:          make(chan struct{}, 1),
 		failed:        make(chan struct{}),
@@ -119,6 +125,9 @@ func NewRunner(cfg *Config, reg *Registry, opts RunnerOptions) (*Runner, error) 
 	}
 	if r.statsInterval == 0 {
 		r.statsInterval = DefaultStatsInterval
+	}
+	if r.workers <= 0 {
+		r.workers = runtime.GOMAXPROCS(0)
 	}
 	stage := func(kind string, sc StageConfig) Stage {
 		s := Stage{Kind: kind, Type: sc.Type, Name: sc.Name, DataDir: cfg.DataDir,
@@ -165,12 +174,15 @@ func NewRunner(cfg *Config, reg *Registry, opts RunnerOptions) (*Runner, error) 
 		if err != nil {
 			return fail(s.ID(), err)
 		}
-		f, err := t.Build(c, s)
-		if err != nil {
-			return fail(s.ID(), err)
+		rf := &runFilter{id: s.ID(), c: &stageCounters{id: s.ID(), kind: "filter", queue: r.queue}}
+		for range r.workers {
+			f, err := t.Build(c, s)
+			if err != nil {
+				return fail(s.ID(), err)
+			}
+			rf.f = append(rf.f, f)
 		}
-		r.filters = append(r.filters, &runFilter{id: s.ID(), f: f,
-			c: &stageCounters{id: s.ID(), kind: "filter", queue: r.queue}})
+		r.filters = append(r.filters, rf)
 	}
 	for _, sc := range cfg.Outputs {
 		s := stage("output", sc)
@@ -242,7 +254,7 @@ func (r *Runner) RunnerStats() RunnerStats {
 // Order of events:
 //  1. Start on outputs implementing Starter, in file order; an error aborts (closing every
 //     stage) and is returned with the stage id, unless ctx was cancelled meanwhile.
-//  2. The output workers, the filter goroutine and last the inputs start.
+//  2. The output workers, the filter workers and fan-out, and last the inputs start.
 //  3. Shutdown, on ctx cancellation or a fatal error: the drain deadline (Config.DrainTimeout)
 //     starts; inputs get a cancelled context and Run waits until they all returned; the
 //     queues are closed and outputs write what is queued; Output.Close runs with the drain
@@ -289,7 +301,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer cancelIn()
 	r.cancelInputs = cancelIn
 
-	var workers sync.WaitGroup // output workers and the filter goroutine
+	var workers sync.WaitGroup // output workers and the filter stage
 	for _, o := range r.outputs {
 		workers.Go(func() { r.runOutput(hardCtx, o) })
 	}
@@ -358,7 +370,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		<-inputsDone
 	}
 	r.queue.Close()
-	<-filtersDone // the filter goroutine closes the output queues when it is done
+	<-filtersDone // the filter stage closes the output queues when it is done
 	workers.Wait()
 
 	closeErr := r.closeOutputs(drainCtx)
@@ -493,48 +505,109 @@ func (r *Runner) release() {
 }
 
 // runFilters runs the filter chain over each batch of the pipeline queue and fans the batch
-// out to the output queues. It closes the output queues when the pipeline queue is closed
-// and empty.
+// out to the output queues, in the order the batches were queued. It closes the output
+// queues when the pipeline queue is closed and empty.
+//
+// With filters, the chain runs on r.workers goroutines, each with its own instances of the
+// filters: batch i goes to worker i mod workers, and the fan-out takes the results in the
+// same round-robin order, so the outputs see the batches exactly in queue order (and so in
+// order within each domain) whatever each batch costs. The hand-offs are unbuffered: at most
+// two batches per worker are between the pipeline queue and the output queues (one being
+// filtered, one waiting for the fan-out), and a full output queue stops the workers, which
+// stops the inputs (backpressure).
 func (r *Runner) runFilters(hardCtx context.Context) {
 	defer func() {
 		for _, o := range r.outputs {
 			o.q.Close()
 		}
 	}()
-	for {
-		b, ok := r.queue.Get()
+	if len(r.filters) == 0 {
+		for {
+			b, ok := r.queue.Get()
+			if !ok {
+				return
+			}
+			if hardCtx.Err() == nil {
+				r.fanOut(hardCtx, b)
+			}
+		}
+	}
+	ins := make([]chan *Batch, r.workers)
+	outs := make([]chan *Batch, r.workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for w := range ins {
+		ins[w], outs[w] = make(chan *Batch), make(chan *Batch)
+		wg.Go(func() {
+			defer close(outs[w])
+			for b := range ins[w] {
+				r.filter(w, b)
+				outs[w] <- b
+			}
+		})
+	}
+	wg.Go(func() {
+		defer func() {
+			for _, in := range ins {
+				close(in)
+			}
+		}()
+		for seq := 0; ; seq++ {
+			b, ok := r.queue.Get()
+			if !ok {
+				return
+			}
+			if hardCtx.Err() != nil {
+				seq--
+				continue // past the drain deadline: dropped, never acknowledged
+			}
+			ins[seq%r.workers] <- b
+		}
+	})
+	for seq := 0; ; seq++ {
+		b, ok := <-outs[seq%r.workers]
 		if !ok {
-			return
+			return // every batch before seq was handed out, and the dispatcher is done
 		}
 		if hardCtx.Err() != nil {
 			continue // past the drain deadline: dropped, never acknowledged
 		}
-		for _, f := range r.filters {
-			n := int64(b.Len())
-			f.c.eventsIn.Add(n)
-			f.c.batchesIn.Add(1)
-			f.c.bytes.Add(payloadBytes(b))
-			f.c.sizes.observe(n)
-			f.f.Process(b)
-			f.c.eventsOut.Add(int64(b.Len()))
-			f.c.batchesOut.Add(1)
-		}
-		if b.Len() == 0 {
-			b.Ack() // every event was removed: nothing to deliver
-			continue
-		}
-		// The runner holds one acknowledgement while it hands the batch out, so that a fast
-		// output cannot complete the batch before every output received it. Each output
-		// gets its own view of the batch, so that its acknowledgements are counted.
-		b.Retain(len(r.outputs))
-		n, payload := int64(b.Len()), payloadBytes(b)
-		for _, o := range r.outputs {
-			if err := o.q.Put(hardCtx, o.view(b, n, payload)); err != nil {
-				break // past the drain deadline: the batch stays unacknowledged
-			}
-		}
-		b.Ack()
+		r.fanOut(hardCtx, b)
 	}
+}
+
+// filter runs worker w's instances of the filter chain over b.
+func (r *Runner) filter(w int, b *Batch) {
+	for _, f := range r.filters {
+		n := int64(b.Len())
+		f.c.eventsIn.Add(n)
+		f.c.batchesIn.Add(1)
+		f.c.bytes.Add(payloadBytes(b))
+		f.c.sizes.observe(n)
+		f.f[w].Process(b)
+		f.c.eventsOut.Add(int64(b.Len()))
+		f.c.batchesOut.Add(1)
+	}
+}
+
+// fanOut hands b to every output queue, or acknowledges it when the filters removed every
+// event.
+func (r *Runner) fanOut(hardCtx context.Context, b *Batch) {
+	if b.Len() == 0 {
+		b.Ack() // every event was removed: nothing to deliver
+		return
+	}
+	// The runner holds one acknowledgement while it hands the batch out, so that a fast
+	// output cannot complete the batch before every output received it. Each output gets its
+	// own view of the batch, so that its acknowledgements are counted.
+	b.Retain(len(r.outputs))
+	n, payload := int64(b.Len()), payloadBytes(b)
+	for _, o := range r.outputs {
+		if err := o.q.Put(hardCtx, o.view(b, n, payload)); err != nil {
+			break // past the drain deadline: the batch stays unacknowledged
+		}
+	}
+	b.Ack()
 }
 
 // runOutput calls Write for each batch of the output's queue, in order, until the queue is

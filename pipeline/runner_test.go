@@ -339,8 +339,9 @@ func (nopFilter) Process(*Batch) {}
 
 // TestRunnerBackpressure: with an output whose Write blocks, an input emitting as fast as
 // it can stops after exactly the queue bounds plus the in-flight slots: the pipeline queue
-// (full), the filter goroutine (one batch, waiting on the output queue), the output queue
-// (full) and the blocked Write (one batch). Further emits do not grow memory.
+// (full), the dispatcher (one batch, waiting for a worker), each filter worker (one batch,
+// waiting for the fan-out), the fan-out (one batch, waiting on the output queue), the output
+// queue (full) and the blocked Write (one batch). Further emits do not grow memory.
 func TestRunnerBackpressure(t *testing.T) {
 	const (
 		msgSize = 1000
@@ -350,22 +351,24 @@ func TestRunnerBackpressure(t *testing.T) {
 		name          string
 		events, bytes int
 		fits          int // batches of one event that fit in one queue
+		workers       int
 	}{
-		{"events", 8, 1 << 30, 8},
-		{"bytes", 1 << 20, 5*size + size/2, 5},
+		{"events", 8, 1 << 30, 8, 1},
+		{"bytes", 1 << 20, 5*size + size/2, 5, 1},
+		{"events-3-workers", 8, 1 << 30, 8, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			in := newSeqInput(0, 1, msgSize)
 			out := &gateOutput{gate: make(chan struct{})}
-			r := rtPipeline(t, Config{QueueEvents: tc.events, QueueBytes: tc.bytes, DrainTimeout: 5 * time.Second},
+			r := rtPipeline(t, Config{QueueEvents: tc.events, QueueBytes: tc.bytes, DrainTimeout: 5 * time.Second, Workers: tc.workers},
 				RunnerOptions{}, []Input{in}, []Filter{nopFilter{}}, []Output{out})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := runAsync(ctx, r)
 
-			want := int64(2*tc.fits + 2)
+			want := int64(2*tc.fits + tc.workers + 3)
 			// Wait until everything is blocked: the input inside emit with one more batch,
 			// both queues full and the output inside Write.
 			waitFor(t, "the pipeline to fill up", func() bool {
@@ -375,7 +378,7 @@ func TestRunnerBackpressure(t *testing.T) {
 					in.emitted.Load() >= want
 			})
 			if got := in.emitted.Load(); got != want {
-				t.Fatalf("input emitted %d batches, want exactly %d (2 queues of %d + 2 in flight)", got, want, tc.fits)
+				t.Fatalf("input emitted %d batches, want exactly %d (2 queues of %d + %d workers + 3 in flight)", got, want, tc.fits, tc.workers)
 			}
 			// The batch blocked in emit counts as outstanding until emit returns.
 			if got := r.RunnerStats().Outstanding; got != want+1 {

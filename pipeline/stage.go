@@ -34,7 +34,11 @@ type Input interface {
 
 // Filter transforms events between inputs and outputs.
 //
-// Process is called with each batch, in order, from one goroutine per filter. It rewrites
+// The runner builds one instance per filter worker (root attribute workers; Build is
+// called once for each) and calls each instance's Process from one goroutine, with a share
+// of the batches: an instance needs no locking, but it must not rely on seeing every batch
+// or on the order across batches (the runner hands the batches on in the order they were
+// read, whatever each one costs). Instances may share read-only data. Process rewrites
 // events in place and may remove events from b.Events (on_failure = "drop"); removing an
 // event acknowledges it implicitly, because the batch is acknowledged as a whole. It must not
 // block and must not keep references to the events after returning. A Filter never fails a
