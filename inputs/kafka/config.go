@@ -27,9 +27,9 @@ type Config struct {
 	FetchMaxWait      string   `hcl:"fetch_max_wait,optional"`     // default 500ms
 	FetchBudget       string   `hcl:"fetch_budget,optional"`       // default 16MiB: fetched-but-not-emitted data, all partitions
 	ClientID          string   `hcl:"client_id,optional"`          // default logpipe
-	SessionTimeout    string   `hcl:"session_timeout,optional"`    // default 30s
-	RebalanceTimeout  string   `hcl:"rebalance_timeout,optional"`  // default 30s
-	HeartbeatInterval string   `hcl:"heartbeat_interval,optional"` // default 3s
+	SessionTimeout    string   `hcl:"session_timeout,optional"`    // default 10s
+	RebalanceTimeout  string   `hcl:"rebalance_timeout,optional"`  // default 10s
+	HeartbeatInterval string   `hcl:"heartbeat_interval,optional"` // default 1s
 	Partitions        int      `hcl:"partitions,optional"`         // for setup; default 3
 	ReplicationFactor int      `hcl:"replication_factor,optional"` // for setup; default 2
 	// TLS and SASL secure the connections to the brokers; nil (no block) is plaintext.
@@ -58,12 +58,40 @@ const (
 	DefaultFetchMaxWait      = "500ms"
 	DefaultFetchBudget       = "16MiB"
 	DefaultClientID          = "logpipe"
-	DefaultSessionTimeout    = "30s"
-	DefaultRebalanceTimeout  = "30s"
-	DefaultHeartbeatInterval = "3s"
+	DefaultSessionTimeout    = "10s"
+	DefaultRebalanceTimeout  = "10s"
+	DefaultHeartbeatInterval = "1s"
 	DefaultPartitions        = 3
 	DefaultReplicationFactor = 2
 )
+
+// The group defaults let a member that starts, leaves or dies be replaced within seconds:
+// the others notice a rebalance at their next heartbeat (1 s), a member that died without
+// leaving is dropped after session_timeout (10 s, Kafka's own default until 3.0; heartbeats
+// run on a goroutine of their own, so a stalled pipeline never misses one), and a member
+// that does not rejoin is dropped after rebalance_timeout (10 s; a revoking member waits at
+// most half of it for acknowledgements, see revocationWait).
+
+// revocationWait is how long a member whose partitions are revoked waits for the outputs to
+// acknowledge what it emitted before it commits and rejoins. The group waits for it
+// meanwhile, and kafka-go sends no heartbeats between two generations: a member that takes
+// session_timeout to rejoin is expired, one that takes rebalance_timeout is dropped. Half of
+// the smaller keeps it in the group.
+func (c *Config) revocationWait() time.Duration {
+	return min(c.RebalanceTimeoutD, c.SessionTimeoutD) / 2
+}
+
+// coordinatorTimeout is the network timeout of kafka-go's consumer group with the group
+// coordinator (ConsumerGroupConfig.Timeout, 5 s when unset). kafka-go waits for a JoinGroup
+// answer this much longer than rebalance_timeout, and for a SyncGroup answer this much longer
+// than session_timeout; on a timeout it forgets its member id and joins again as a new
+// member, leaving the old one in the group until the coordinator drops it. The coordinator
+// may hold a JoinGroup for rebalance_timeout after the last member joined or left (kfake
+// restarts that timer at every change), so the deadline must leave that much room: a
+// shorter one made every member time out and rejoin as a new member, over and over.
+func (c *Config) coordinatorTimeout() time.Duration {
+	return max(c.RebalanceTimeoutD, 5*time.Second)
+}
 
 // DefaultConfig returns a Config holding the defaults of every optional attribute.
 func DefaultConfig() *Config {

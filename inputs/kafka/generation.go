@@ -49,6 +49,7 @@ func (in *Input) startGeneration(g *kafkago.Generation) {
 	gs.wg.Add(len(gs.parts))
 	in.mu.Lock()
 	in.current = gs
+	in.memberID = g.MemberID
 	in.mu.Unlock()
 	g.Start(gs.run)
 }
@@ -90,8 +91,9 @@ loop:
 	gs.wg.Wait()
 	if !in.closing.Load() {
 		// Revocation: give the outputs a bounded time to acknowledge what was emitted, so
-		// the next owner does not redo it. The group waits for us meanwhile.
-		gs.waitAcks(in.cfg.RebalanceTimeoutD / 2)
+		// the next owner does not redo it. The group waits for us meanwhile, and no
+		// heartbeat is sent until we rejoin (see Config.revocationWait).
+		gs.waitAcks(in.cfg.revocationWait())
 	}
 	if err := gs.commit(); err != nil {
 		gs.log.Warn("final commit of the generation failed", zap.Error(err))

@@ -66,6 +66,9 @@ type Input struct {
 	mu      sync.Mutex
 	group   *kafkago.ConsumerGroup
 	current *generation // the generation whose partitions this member owns; nil between
+	// memberID is this member's id in its last generation; kafka-go keeps it while it
+	// rejoins, so Close can leave with it when kafka-go cannot (see Close).
+	memberID string
 }
 
 type topicPartition struct {
@@ -161,6 +164,7 @@ func (in *Input) Run(ctx context.Context, emit pipeline.Emit) error {
 		HeartbeatInterval: in.cfg.HeartbeatD,
 		SessionTimeout:    in.cfg.SessionTimeoutD,
 		RebalanceTimeout:  in.cfg.RebalanceTimeoutD,
+		Timeout:           in.cfg.coordinatorTimeout(),
 		JoinGroupBackoff:  time.Second,
 		// Partitions added to a topic are picked up by a rebalance.
 		WatchPartitionChanges:  true,
@@ -216,13 +220,21 @@ func (in *Input) Run(ctx context.Context, emit pipeline.Emit) error {
 }
 
 // Close commits the final positions of the partitions this member still owns, then leaves
-// the group (ending the generation). It runs after every emitted batch was acknowledged or
-// the drain deadline in ctx passed.
+// the group (ending the generation) so that the other members take its partitions over at
+// once, without waiting for session_timeout. It runs after every emitted batch was
+// acknowledged or the drain deadline in ctx passed.
+//
+// kafka-go's ConsumerGroup.Close ends the generation, waits for the generation's goroutine
+// (which commits once more if anything moved) and then sends LeaveGroup. It cannot interrupt
+// a JoinGroup in flight, which the coordinator holds until the rebalance completes (up to
+// rebalance_timeout and more): when Close finds no current generation (this member is
+// rejoining, it has nothing to commit) or ctx is about to end, it sends LeaveGroup itself
+// with the member id of the last generation.
 func (in *Input) Close(ctx context.Context) error {
 	in.closing.Store(true)
 	in.closeOnce.Do(func() { close(in.closeCh) })
 	in.mu.Lock()
-	group, gen := in.group, in.current
+	group, gen, memberID := in.group, in.current, in.memberID
 	in.mu.Unlock()
 	var errs []error
 	if gen != nil {
@@ -243,14 +255,81 @@ func (in *Input) Close(ctx context.Context) error {
 			_ = group.Close()
 			close(done)
 		}()
+		leaveNow := leaveTimer(ctx, gen == nil && memberID != "")
+		defer leaveNow.Stop()
 		select {
 		case <-done:
+		case <-leaveNow.C:
+			if err := in.leave(ctx, memberID); err != nil {
+				errs = append(errs, fmt.Errorf("input kafka: leaving group %q: %w", in.cfg.GroupID, err))
+			}
+			// The others take over now. kafka-go ends when its JoinGroup is answered or
+			// times out (a coordinator may never answer the JoinGroup of a member that
+			// left): nothing of this member waits for it, so Close does not either.
+			select {
+			case <-done:
+			case <-ctx.Done():
+			case <-time.After(leaveGrace):
+			}
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("input kafka: leaving group %q: %w", in.cfg.GroupID, ctx.Err()))
+			if err := in.leave(ctx, memberID); err != nil {
+				errs = append(errs, fmt.Errorf("input kafka: leaving group %q: %w", in.cfg.GroupID, err))
+			}
 		}
 	}
 	in.tr.CloseIdleConnections()
 	return errors.Join(errs...)
+}
+
+// leaveGrace is how long Close still waits for kafka-go after it left the group itself.
+const leaveGrace = time.Second
+
+// leaveMargin is the part of Close's time kept for sending LeaveGroup when kafka-go did not
+// leave by then.
+const leaveMargin = 2 * time.Second
+
+// leaveTimer fires when Close should send LeaveGroup itself: at once when now is set, else
+// leaveMargin (at most half the time left) before ctx's deadline, or never without one.
+func leaveTimer(ctx context.Context, now bool) *time.Timer {
+	if now {
+		return time.NewTimer(0)
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		t := time.NewTimer(time.Hour)
+		t.Stop()
+		return t
+	}
+	left := time.Until(dl)
+	return time.NewTimer(left - min(leaveMargin, left/2))
+}
+
+// leave sends LeaveGroup for memberID over the input's own client. A member id the
+// coordinator no longer knows (kafka-go left already, or the member was expired) is not an
+// error.
+func (in *Input) leave(ctx context.Context, memberID string) error {
+	if memberID == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveMargin)
+	defer cancel()
+	res, err := in.client.LeaveGroup(ctx, &kafkago.LeaveGroupRequest{GroupID: in.cfg.GroupID,
+		Members: []kafkago.LeaveGroupRequestMember{{ID: memberID}}})
+	if err == nil {
+		err = res.Error
+		for _, m := range res.Members {
+			err = errors.Join(err, m.Error)
+		}
+	}
+	switch {
+	case errors.Is(err, kafkago.UnknownMemberId):
+		return nil
+	case err != nil:
+		return err
+	}
+	in.log.Info("left the consumer group", zap.String("group_id", in.cfg.GroupID), zap.String("member_id", memberID))
+	return nil
 }
 
 // topicBackoff paces the checks of the topics at start: a topic created (or a cluster
