@@ -66,7 +66,7 @@ func stalled(logpipe, brokerBin, dir string, backlog int64, watch time.Duration)
 	var results []stallResult
 
 	// ship: stall the broker shortly after the start.
-	shipCfg, err := writeShipConfig(stallDir, logFile, addr, "error", "2s")
+	shipCfg, err := writeShipConfig(stallDir, "ship", logFile, addr, "kafka_test", "error", "2s")
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func stalled(logpipe, brokerBin, dir string, backlog int64, watch time.Duration)
 	go srv.Serve(l)
 	defer srv.Close()
 	defer sink.unblock()
-	indexCfg, err := writeIndexConfig(stallDir, "index", addr, "http://"+l.Addr().String(), "stall", "error", "1s", "")
+	indexCfg, err := writeIndexConfig(stallDir, "index", addr, "http://"+l.Addr().String(), "kafka_test", "stall", "error", "1s", "")
 	if err != nil {
 		return err
 	}
