@@ -88,6 +88,23 @@ type Batch struct {
 	onAck   func()
 	pending atomic.Int32
 	bytes   int
+	recycle []recycled // buffers returned to their pool after the final acknowledgement
+}
+
+// recycled is a buffer the batch's events point into and the pool it goes back to.
+type recycled struct {
+	pool *Buffers
+	buf  []byte
+}
+
+// Recycle hands buf, which the batch's events may point into, back to pool once every
+// output acknowledged the batch. Call it before the batch is emitted (inputs) or while
+// processing it (filters); never for a buffer that anything outside the batch still uses.
+// A batch that is never acknowledged leaves its buffers to the collector.
+func (b *Batch) Recycle(pool *Buffers, buf []byte) {
+	if pool != nil && cap(buf) > 0 {
+		b.recycle = append(b.recycle, recycled{pool, buf})
+	}
 }
 
 // NewBatch returns a batch of events whose onAck runs once every output acknowledged it.
@@ -121,8 +138,14 @@ func (b *Batch) Ack() {
 			return
 		}
 		if b.pending.CompareAndSwap(p, p-1) {
-			if p == 1 && b.onAck != nil {
-				b.onAck()
+			if p == 1 {
+				if b.onAck != nil {
+					b.onAck()
+				}
+				for _, r := range b.recycle {
+					r.pool.put(r.buf)
+				}
+				b.recycle = nil
 			}
 			return
 		}

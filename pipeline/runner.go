@@ -129,9 +129,10 @@ func NewRunner(cfg *Config, reg *Registry, opts RunnerOptions) (*Runner, error) 
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
 	}
+	buffers := new(Buffers)
 	stage := func(kind string, sc StageConfig) Stage {
 		s := Stage{Kind: kind, Type: sc.Type, Name: sc.Name, DataDir: cfg.DataDir,
-			Agent: opts.Agent, Once: opts.Once, Codecs: reg}
+			Agent: opts.Agent, Once: opts.Once, Codecs: reg, Buffers: buffers}
 		s.Log = log.With(zap.String("stage", s.ID()))
 		s.Metrics = prometheus.WrapRegistererWith(prometheus.Labels{"stage": s.ID()}, r.metrics)
 		return s

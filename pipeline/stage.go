@@ -98,6 +98,9 @@ type Stage struct {
 	// Registerer, which never returns nil. Register once, in the stage's constructor;
 	// collectors are read at scrape time, concurrently with Run.
 	Metrics prometheus.Registerer
+	// Buffers is the process's pool of batch buffers (see Buffers and Batch.Recycle); nil in
+	// a Stage built by hand, which then allocates every buffer.
+	Buffers *Buffers
 }
 
 // ID is the stage's identifier, "kind.type.name", used in logs, metrics and state paths.

@@ -202,7 +202,12 @@ func (f *Filter) Process(b *pipeline.Batch) {
 	}
 	n := len(b.Events)
 	need = size + n*(growth+growth/8+64)
-	out := make([]byte, 0, need)
+	// The documents live in a pooled buffer that goes back to the pool once the batch is
+	// acknowledged (Batch.Recycle). When a batch outgrows it, append moves on to a larger
+	// buffer; the documents written before that keep pointing into the first one, so both
+	// are handed to the batch.
+	first := f.stage.Buffers.Get(need)
+	out := first
 	kept := b.Events[:0]
 	for i := range b.Events {
 		e := b.Events[i]
@@ -223,6 +228,10 @@ func (f *Filter) Process(b *pipeline.Batch) {
 	}
 	clear(b.Events[len(kept):])
 	b.Events = kept
+	b.Recycle(f.stage.Buffers, first)
+	if cap(out) != cap(first) {
+		b.Recycle(f.stage.Buffers, out)
+	}
 	f.growth = max((len(out)-size)/n, 1)
 }
 

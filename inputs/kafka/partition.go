@@ -389,7 +389,7 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 		if end == len(msgs) {
 			batchEnd = pos
 		}
-		events := p.decode(msgs[start:end], size)
+		events, first, last := p.decode(msgs[start:end], size)
 		// The records' values are copied into the events: let them go before emit, which
 		// blocks while the pipeline is full.
 		clear(msgs[start:end])
@@ -399,6 +399,10 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 		p.emittedEnd = batchEnd
 		var b *pipeline.Batch
 		b = pipeline.NewBatch(p.domain, events, p.onAck(tr, tk, &b))
+		b.Recycle(p.in.stage.Buffers, first)
+		if cap(last) != cap(first) { // outgrown: the documents are in both
+			b.Recycle(p.in.stage.Buffers, last)
+		}
 		err := p.in.emit(ctx, b)
 		p.in.budget.release(weight) // in the pipeline's queue now (or dropped)
 		released += weight
@@ -411,11 +415,16 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 	return released, nil
 }
 
-// decode turns records into document events. Documents share one buffer per batch; the ids
+// decode turns records into document events. Documents share one buffer per batch, taken
+// from the process's pool and returned (the batch recycles it when acknowledged); the ids
 // of events without @metadata._id (see AppendRecordID) share one string per batch.
-func (p *partition) decode(msgs []kafkago.Message, size int) []pipeline.Event {
-	events := make([]pipeline.Event, len(msgs))
-	buf := make([]byte, 0, size+len(msgs)*64)
+//
+// It returns the events and the first and last buffer the documents were written to (the
+// same one unless the estimate was short and append moved on to a larger one).
+func (p *partition) decode(msgs []kafkago.Message, size int) (events []pipeline.Event, first, last []byte) {
+	events = make([]pipeline.Event, len(msgs))
+	first = p.in.stage.Buffers.Get(size + len(msgs)*64)
+	buf := first
 	missing := 0
 	for i := range msgs {
 		m := &msgs[i]
@@ -449,7 +458,7 @@ func (p *partition) decode(msgs []kafkago.Message, size int) []pipeline.Event {
 			k++
 		}
 	}
-	return events
+	return events, first, buf
 }
 
 // recordHashLen is the length of the hash part of a record id (16 hex digits).
