@@ -141,18 +141,7 @@ func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []
 	dst = append(dst, `,"log":{"offset":`...)
 	dst = strconv.AppendInt(dst, e.Offset, 10)
 	if f := e.File; f != nil {
-		dst = append(dst, `,"file":{"path":`...)
-		dst = AppendQuotedString(dst, f.Path)
-		dst = append(dst, `,"device_id":"`...)
-		dst = strconv.AppendUint(dst, f.DeviceID, 10)
-		dst = append(dst, `","inode":"`...)
-		dst = strconv.AppendUint(dst, f.Inode, 10)
-		dst = append(dst, '"')
-		if f.Fingerprint != "" {
-			dst = append(dst, `,"fingerprint":`...)
-			dst = AppendQuotedString(dst, f.Fingerprint)
-		}
-		dst = append(dst, '}')
+		dst = append(dst, f.Encoded(appendFile)...)
 	}
 	invalid = invalid || e.Flags&pipeline.FlagInvalidUTF8 != 0
 	switch {
@@ -176,6 +165,24 @@ func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []
 		return append(dst, tail...)
 	}
 	return appendTail(dst, a)
+}
+
+// appendFile appends the log.file member of a line event from origin f:
+// `,"file":{"path":...,"device_id":"...","inode":"...","fingerprint":"..."}`. Encoders use it
+// through FileOrigin.Encoded, once per origin.
+func appendFile(dst []byte, f *pipeline.FileOrigin) []byte {
+	dst = append(dst, `,"file":{"path":`...)
+	dst = AppendQuotedString(dst, f.Path)
+	dst = append(dst, `,"device_id":"`...)
+	dst = strconv.AppendUint(dst, f.DeviceID, 10)
+	dst = append(dst, `","inode":"`...)
+	dst = strconv.AppendUint(dst, f.Inode, 10)
+	dst = append(dst, '"')
+	if f.Fingerprint != "" {
+		dst = append(dst, `,"fingerprint":`...)
+		dst = AppendQuotedString(dst, f.Fingerprint)
+	}
+	return append(dst, '}')
 }
 
 // JSONDecoder is the "json" codec's decoder: it turns a Kafka record value written by

@@ -19,11 +19,29 @@ const (
 // FileOrigin describes the file a line event was read from. One value is shared by all
 // events of one file (never copied per event); it must not be modified once an event that
 // points to it was emitted.
+//
+// A FileOrigin is shared by every event of its file and is never changed once created (a
+// new one is made when any of its fields changes); use it by pointer.
 type FileOrigin struct {
 	Path        string // path the file was opened under
 	DeviceID    uint64
 	Inode       uint64
 	Fingerprint string // hex sha256 of the first 1024 bytes; "" while the file is shorter
+
+	encoded atomic.Pointer[[]byte] // see Encoded
+}
+
+// Encoded returns what encode appends for the origin to an empty slice, computed on the
+// first call and kept with the origin: the json codec writes the same "file" object for
+// every line of a file, so it encodes it once per origin instead of once per event. encode
+// must be a pure function of the origin's fields (every caller passes the same one).
+func (o *FileOrigin) Encoded(encode func(dst []byte, o *FileOrigin) []byte) []byte {
+	if b := o.encoded.Load(); b != nil {
+		return *b
+	}
+	b := encode(nil, o)
+	o.encoded.Store(&b)
+	return b
 }
 
 // Event is one log event travelling through the pipeline.
