@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/logpipe/logpipe/e2e/estest"
 	"github.com/logpipe/logpipe/e2e/harness"
 	"github.com/logpipe/logpipe/e2e/internal/brokerproc"
@@ -260,26 +258,7 @@ func (e *indexEnv) waitNoLag(timeout time.Duration) {
 }
 
 // members returns, per member of the group, the partitions of kafka_test assigned to it.
-func (e *indexEnv) members() [][]int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(e.broker.Addr()), Timeout: 5 * time.Second}
-	res, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{indexGroup}})
-	if err != nil || len(res.Groups) != 1 {
-		return nil
-	}
-	var out [][]int
-	for _, m := range res.Groups[0].Members {
-		var ps []int
-		for _, tp := range m.MemberAssignments.Topics {
-			if tp.Topic == topic {
-				ps = append(ps, tp.Partitions...)
-			}
-		}
-		out = append(out, ps)
-	}
-	return out
-}
+func (e *indexEnv) members() [][]int { return groupMembers(e.broker.Addr(), indexGroup) }
 
 // rss returns the resident set size of a process in bytes, from /proc/<pid>/status.
 func rss(pid int) (int64, error) {
