@@ -513,9 +513,9 @@ func (r *Runner) release() {
 // filters: batch i goes to worker i mod workers, and the fan-out takes the results in the
 // same round-robin order, so the outputs see the batches exactly in queue order (and so in
 // order within each domain) whatever each batch costs. The hand-offs are unbuffered: at most
-// two batches per worker are between the pipeline queue and the output queues (one being
-// filtered, one waiting for the fan-out), and a full output queue stops the workers, which
-// stops the inputs (backpressure).
+// workers + 2 batches are between the pipeline queue and the output queues (one in the
+// dispatcher, one in each worker, being filtered or waiting for the fan-out, and one in the
+// fan-out), and a full output queue stops the workers, which stops the inputs (backpressure).
 func (r *Runner) runFilters(hardCtx context.Context) {
 	defer func() {
 		for _, o := range r.outputs {
