@@ -49,6 +49,8 @@ type Input struct {
 	metrics *inputMetrics
 	// budget bounds the fetched-but-not-emitted data of all partitions (fetch_budget).
 	budget *byteBudget
+	// fetchBufs are the record slices the partitions' fetches read into.
+	fetchBufs fetchBufs
 	// Outages, each logged once, with reminders and a recovery line.
 	metaOutage, topicOutage, joinOutage, fetchOutage, commitOutage *outage
 

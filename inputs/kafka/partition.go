@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,8 +40,7 @@ type partition struct {
 	hwm           atomic.Int64 // high watermark as of the last fetch; -1 before (metrics)
 	fetched       atomic.Int64 // next offset to fetch (metrics)
 
-	msgs     []kafkago.Message // reused fetch buffer
-	lastHeld int64             // bytes the last fetch held (budget estimate); -1 before the first
+	lastHeld int64 // bytes the last fetch held (budget estimate); -1 before the first
 	dec      pipeline.Decoder
 	hash     xxhash.Digest // scratch for record ids
 }
@@ -296,7 +296,8 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 		return 0, off, err
 	}
 	b := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: min(cfg.BatchByteLimit, fetchMaxBytes), MaxWait: cfg.FetchWait})
-	msgs := p.msgs[:0]
+	msgs := p.in.fetchBufs.get()
+	defer func() { p.in.fetchBufs.put(msgs) }()
 	var rerr error
 	for {
 		m, err := b.ReadMessage()
@@ -315,7 +316,6 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 	if err := b.Close(); err != nil && rerr == nil {
 		rerr = err
 	}
-	p.msgs = msgs
 	if p.end >= 0 && pos > p.end {
 		// Once mode: nothing at or beyond the end offset seen at start.
 		n := len(msgs)
@@ -330,7 +330,6 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 	p.lastHeld = held
 	if len(msgs) == 0 {
 		budget.release(held)
-		p.keepMsgs()
 	} else {
 		// Records read before an error are good: emit them, and report the error after.
 		if last := msgs[len(msgs)-1].Offset + 1; rerr != nil {
@@ -338,11 +337,10 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 		} else {
 			pos = max(pos, last)
 		}
-		// emitChunk clears each record once its batch is decoded, so p.msgs keeps no values,
-		// and releases the budget of each batch the pipeline took; the rest here.
+		// emitChunk clears each record once its batch is decoded, so the fetch buffer keeps
+		// no values, and releases the budget of each batch the pipeline took; the rest here.
 		released, err := p.emitChunk(ctx, msgs, pos)
 		budget.release(held - released)
-		p.keepMsgs()
 		if err != nil {
 			return 0, off, err
 		}
@@ -353,20 +351,32 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 	return len(msgs), max(pos, off), nil
 }
 
-// maxKeptMsgs is the largest fetch buffer (in records) a partition keeps between fetches:
-// a larger one is let go, so that idle or blocked partitions do not each hold the record
-// slots of their largest fetch.
-const maxKeptMsgs = 1024
+// fetchBufs is a pool of the record slices fetches read into, shared by the partitions of an
+// input. A fetch of 256 KiB of compressed records holds thousands of records: a slice per
+// partition that grew to that for every fetch was 600 MB of allocations per million records
+// and a tenth of the indexer's CPU in growslice; a slice kept per partition would hold that
+// much for every idle partition. The pool holds slices only while fetches use them (and the
+// collector reclaims idle ones), and a slice holds no record value once it is back.
+type fetchBufs struct{ pool sync.Pool }
 
-// keepMsgs clears the fetch buffer (no record values stay reachable from it) and lets it
-// go when it is large.
-func (p *partition) keepMsgs() {
-	if cap(p.msgs) > maxKeptMsgs {
-		p.msgs = nil
+// maxPooledMsgs bounds the slices kept: one that grew beyond it (records much smaller than
+// usual) is let go.
+const maxPooledMsgs = 1 << 16
+
+func (f *fetchBufs) get() []kafkago.Message {
+	if m, ok := f.pool.Get().(*[]kafkago.Message); ok {
+		return (*m)[:0]
+	}
+	return make([]kafkago.Message, 0, 1024)
+}
+
+// put clears msgs (no record stays reachable) and keeps it for another fetch.
+func (f *fetchBufs) put(msgs []kafkago.Message) {
+	if cap(msgs) > maxPooledMsgs {
 		return
 	}
-	clear(p.msgs[:cap(p.msgs)])
-	p.msgs = p.msgs[:0]
+	clear(msgs[:cap(msgs)])
+	f.pool.Put(&msgs)
 }
 
 // emitChunk decodes msgs into batches of at most batch_events events and about
