@@ -40,10 +40,12 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/logpipe/logpipe/e2e/estest"
 	"github.com/logpipe/logpipe/e2e/internal/brokerproc"
 	"github.com/logpipe/logpipe/pipeline"
 )
@@ -466,6 +468,15 @@ const sinkInfo = `{"name":"bench","cluster_name":"bench","version":{"number":"8.
 // enough of the Elasticsearch API for the Go client (product header, GET /).
 type bulkSink struct {
 	docs atomic.Int64
+
+	mu      sync.Mutex
+	answers map[answerKey][]byte // filtered answers, by shape (see ServeHTTP)
+}
+
+// answerKey is what a sink's answer depends on.
+type answerKey struct {
+	action, filterPath string
+	items              int
 }
 
 func (s *bulkSink) start() (*http.Server, string, error) {
@@ -486,8 +497,10 @@ func (s *bulkSink) start() (*http.Server, string, error) {
 // those members anyway, an answer real Elasticsearch never gives this output, and the output
 // then left its byte-comparison path for the answer (parseCompactSuccess) for its slower
 // scanner, so the index rows measured CPU that production does not spend. The full answer
-// is built and then filtered by the request's filter_path, so a change of the output's
-// filter_path is followed here.
+// is built and filtered by the request's filter_path with the Elasticsearch test server's
+// filter (estest.FilterPath), so a change of the output's filter_path is followed here; the
+// result depends only on the action, the item count and filter_path, and is computed once
+// per shape, so the sink takes little of the CPU the processes it measures share.
 func (s *bulkSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Elastic-Product", "Elasticsearch")
 	w.Header().Set("Content-Type", "application/json")
@@ -497,20 +510,22 @@ func (s *bulkSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
-	items := bytes.Count(body, []byte{'\n'}) / 2
-	answer := createdAnswer(actionOf(body), items)
-	if fp := r.URL.Query().Get("filter_path"); fp != "" {
-		paths, err := parseFilterPath(fp)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+	k := answerKey{action: actionOf(body), filterPath: r.URL.Query().Get("filter_path"), items: bytes.Count(body, []byte{'\n'}) / 2}
+	s.mu.Lock()
+	answer, ok := s.answers[k]
+	if !ok {
+		answer = createdAnswer(k.action, k.items)
+		if k.filterPath != "" {
+			answer = estest.FilterPath(answer, k.filterPath)
 		}
-		if answer = filterPath(answer, paths); answer == nil {
-			answer = &esValue{} // Elasticsearch answers {} when nothing matched
+		if s.answers == nil {
+			s.answers = map[answerKey][]byte{}
 		}
+		s.answers[k] = answer
 	}
-	s.docs.Add(int64(items))
-	w.Write(answer.appendTo(make([]byte, 0, 64+items*32)))
+	s.mu.Unlock()
+	s.docs.Add(int64(k.items))
+	w.Write(answer)
 }
 
 // actionOf returns the action of the request's first action line ("create" by default); the
@@ -525,153 +540,21 @@ func actionOf(body []byte) string {
 	return "create"
 }
 
-// esValue is a JSON value of an answer: a scalar (raw, its JSON text), an array of repeat
-// copies of one element (elem; the sink's items are all alike), or else an object (members,
-// in the order Elasticsearch writes them).
-type esValue struct {
-	raw     string
-	elem    *esValue
-	repeat  int
-	members []esMember
-}
-
-type esMember struct {
-	key string
-	val *esValue
-}
-
 // createdAnswer is Elasticsearch 8's unfiltered _bulk answer for n documents all created by
 // action. Every item carries the same _id and _seq_no: only filtered answers are read by
 // the output, and its filter_path leaves those out.
-func createdAnswer(action string, n int) *esValue {
-	lit := func(raw string) *esValue { return &esValue{raw: raw} }
-	obj := func(m ...esMember) *esValue { return &esValue{members: m} }
-	item := obj(esMember{action, obj(
-		esMember{"_index", lit(`"bench"`)},
-		esMember{"_id", lit(`"bench"`)},
-		esMember{"_version", lit("1")},
-		esMember{"result", lit(`"created"`)},
-		esMember{"_shards", obj(esMember{"total", lit("2")}, esMember{"successful", lit("1")}, esMember{"failed", lit("0")})},
-		esMember{"_seq_no", lit("0")},
-		esMember{"_primary_term", lit("1")},
-		esMember{"status", lit("201")},
-	)})
-	return obj(esMember{"took", lit("1")}, esMember{"errors", lit("false")}, esMember{"items", &esValue{elem: item, repeat: n}})
-}
-
-// parseFilterPath splits a filter_path parameter into its paths, each a list of names.
-// Exclusions ("-path") are not implemented: the output does not use them.
-func parseFilterPath(param string) ([][]string, error) {
-	var paths [][]string
-	for _, p := range strings.Split(param, ",") {
-		p = strings.TrimSpace(p)
-		switch {
-		case p == "":
-			continue
-		case strings.HasPrefix(p, "-"):
-			return nil, fmt.Errorf("the bench's _bulk sink does not implement filter_path exclusions (%q)", p)
-		}
-		paths = append(paths, strings.Split(p, "."))
-	}
-	return paths, nil
-}
-
-// filterPath keeps the parts of v that lie on one of paths, as Elasticsearch's filter_path
-// does: a name matches an object member ("*" in it matches any run of characters, the name
-// "**" any number of levels), arrays are crossed without a name, a path that ends at a value
-// keeps all of it, and an object or array left with nothing is left out (nil).
-func filterPath(v *esValue, paths [][]string) *esValue {
-	for _, p := range paths {
-		if len(p) == 0 {
-			return v
-		}
-	}
-	switch {
-	case v.elem != nil:
-		e := filterPath(v.elem, paths)
-		if e == nil {
-			return nil
-		}
-		return &esValue{elem: e, repeat: v.repeat}
-	case v.raw != "":
-		return nil
-	}
-	out := &esValue{}
-	for _, m := range v.members {
-		var next [][]string
-		for _, p := range paths {
-			if p[0] == "**" {
-				next = append(next, p) // ** takes this level too
-				if len(p) == 1 {
-					next = append(next, nil)
-				} else if glob(p[1], m.key) { // ** takes no level
-					next = append(next, p[2:])
-				}
-				continue
-			}
-			if glob(p[0], m.key) {
-				next = append(next, p[1:])
-			}
-		}
-		if len(next) == 0 {
-			continue
-		}
-		if kept := filterPath(m.val, next); kept != nil {
-			out.members = append(out.members, esMember{m.key, kept})
-		}
-	}
-	if len(out.members) == 0 {
-		return nil
-	}
-	return out
-}
-
-// glob reports whether name matches pattern, in which "*" matches any run of characters.
-func glob(pattern, name string) bool {
-	i := strings.IndexByte(pattern, '*')
-	if i < 0 {
-		return pattern == name
-	}
-	if !strings.HasPrefix(name, pattern[:i]) {
-		return false
-	}
-	for j := i; j <= len(name); j++ {
-		if glob(pattern[i+1:], name[j:]) {
-			return true
-		}
-	}
-	return false
-}
-
-// appendTo appends v as compact JSON, as Elasticsearch writes it.
-func (v *esValue) appendTo(b []byte) []byte {
-	switch {
-	case v.raw != "":
-		return append(b, v.raw...)
-	case v.elem != nil:
-		b = append(b, '[')
-		if v.repeat > 0 {
-			start := len(b)
-			b = v.elem.appendTo(b)
-			end := len(b)
-			for i := 1; i < v.repeat; i++ {
-				b = append(b, ',')
-				b = append(b, b[start:end]...)
-			}
-		}
-		return append(b, ']')
-	}
-	b = append(b, '{')
-	for i, m := range v.members {
+func createdAnswer(action string, n int) []byte {
+	item := `{"` + action + `":{"_index":"bench","_id":"bench","_version":1,"result":"created",` +
+		`"_shards":{"total":2,"successful":1,"failed":0},"_seq_no":0,"_primary_term":1,"status":201}}`
+	b := make([]byte, 0, 32+n*(len(item)+1))
+	b = append(b, `{"took":1,"errors":false,"items":[`...)
+	for i := range n {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '"')
-		b = append(b, m.key...)
-		b = append(b, '"', ':')
-		b = m.val.appendTo(b)
+		b = append(b, item...)
 	}
-	return append(b, '}')
+	return append(b, "]}"...)
 }
 
 type lineCounter struct{ n int64 }

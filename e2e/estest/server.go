@@ -849,7 +849,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, defIndex string) {
 	out = append(out, items...)
 	out = append(out, "]}"...)
 	if fp := r.URL.Query().Get("filter_path"); fp != "" {
-		out = filterPath(out, fp)
+		out = FilterPath(out, fp)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
@@ -1359,11 +1359,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, b...)
 }
 
-// filterPath applies Elasticsearch's filter_path response filtering: a comma-separated list
+// FilterPath applies Elasticsearch's filter_path response filtering to a JSON answer: spec is a comma-separated list
 // of dotted paths where "*" matches any one key and "**" any number of keys; arrays are
 // transparent, and an array element left without any matching field is dropped (as
 // Elasticsearch does, which is why clients keep items.*.status in the filter).
-func filterPath(body []byte, spec string) []byte {
+func FilterPath(body []byte, spec string) []byte {
 	var paths [][]string
 	for _, p := range strings.Split(spec, ",") {
 		if p = strings.TrimSpace(p); p != "" {
