@@ -4,5 +4,3 @@ package pipeline
 
 // poison does nothing outside race-detector builds (see buffers_poison.go).
 func poison([]byte) {}
-
-const raceEnabled = false

@@ -10,5 +10,3 @@ func poison(b []byte) {
 		b[i] = 0xfe
 	}
 }
-
-const raceEnabled = true

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -209,8 +210,8 @@ func (m *member) read(r io.Reader) {
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
 		line := sc.Bytes()
-		isJoin := strings.Contains(string(line), `"msg":"joined consumer group generation"`)
-		isCommit := strings.Contains(string(line), `"msg":"committed offsets"`)
+		isJoin := bytes.Contains(line, []byte(`"msg":"joined consumer group generation"`))
+		isCommit := bytes.Contains(line, []byte(`"msg":"committed offsets"`))
 		if !isJoin && !isCommit {
 			continue
 		}
