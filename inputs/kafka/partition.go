@@ -370,12 +370,14 @@ func (f *fetchBufs) get() []kafkago.Message {
 	return make([]kafkago.Message, 0, 1024)
 }
 
-// put clears msgs (no record stays reachable) and keeps it for another fetch.
+// put clears msgs (no record stays reachable) and keeps it for another fetch. Only
+// msgs[:len] can hold records: the slots beyond were clear when the slice came from the pool
+// or from append, and a fetch that shortens msgs clears what it cuts off.
 func (f *fetchBufs) put(msgs []kafkago.Message) {
 	if cap(msgs) > maxPooledMsgs {
 		return
 	}
-	clear(msgs[:cap(msgs)])
+	clear(msgs)
 	f.pool.Put(&msgs)
 }
 
