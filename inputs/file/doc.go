@@ -36,7 +36,10 @@
 //
 // One goroutine reads every file (bounded by max_open_files open descriptors), with one
 // read buffer reused for every read; the lines of a batch are copied into one slab owned by
-// the batch, so reading allocates per batch, never per line. Between its read turns a file
+// the batch, so reading allocates per batch, never per line. Slabs come from the process's
+// pool of batch buffers (pipeline.Buffers) and go back to it when the batch is acknowledged
+// (Batch.Recycle): a backlog is read into warm memory. The event ids of a batch share one
+// string over one buffer. Between its read turns a file
 // holds only its partial line (at most max_line_bytes, typically well under 1 KiB) and its
 // head (at most 1 KiB). Emit blocks under backpressure, and while it blocks nothing more is
 // read.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -234,7 +235,9 @@ func (in *Input) grow(st *state, n, hint int) {
 	if b.complete == 0 { // a new batch: sized for what is known to come
 		want = max(want, len(b.slab)+in.slabCap(st, n, hint))
 	}
-	ns := make([]byte, len(b.slab), want)
+	// From the process's pool: the slab of a batch goes back there once the batch is
+	// acknowledged (flush), so a backlog is read into warm memory, not fresh allocations.
+	ns := in.stage.Buffers.Get(want)[:len(b.slab)]
 	copy(ns, b.slab)
 	b.slab = ns
 }
@@ -287,6 +290,9 @@ func (in *Input) flush(ctx context.Context, st *state, emit pipeline.Emit, final
 			in.dirty.Store(true)
 		}
 	})
+	// The events' messages point into the slab, which nothing else keeps (the partial line
+	// is copied out below).
+	batch.Recycle(in.stage.Buffers, b.slab)
 	// Only the partial line stays with the file (bounded by max_line_bytes): a file waiting
 	// for its turn holds no batch-sized buffer. grow sizes the next slab when reading goes on.
 	var slab []byte
@@ -315,7 +321,8 @@ func setIDs(key string, events []pipeline.Event, scratch []int) {
 		buf = pipeline.AppendEventID(buf, key, events[i].Offset)
 		ends[i] = len(buf)
 	}
-	ids, start := string(buf), 0
+	// buf is never written again: the ids share it without a copy.
+	ids, start := unsafe.String(unsafe.SliceData(buf), len(buf)), 0
 	for i := range events {
 		events[i].ID = ids[start:ends[i]]
 		start = ends[i]

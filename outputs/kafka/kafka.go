@@ -1,11 +1,13 @@
 // Package kafka is logpipe's output "kafka": it encodes events (the JSON wire format by
 // default) and produces them to one Kafka topic.
 //
-// It uses kafka-go's low-level produce API (kafka.Client.Produce over a shared Transport,
+// It uses kafka-go's low-level produce API (kafka.Client.RawProduce over a shared Transport,
 // which routes each request to the partition's leader) with its own partition-aware batching,
 // rather than kafka.Writer: measured against in-process kfake the low-level path is faster
 // and allocates far less (see BenchmarkProduce and the README), and it gives the output
-// direct control over acknowledgements and retries.
+// direct control over acknowledgements and retries. The output encodes the record batches
+// (Kafka's format of magic 2) and compresses them itself (batch.go, lz4.go): once per record
+// batch, from the buffer the events were encoded into, a retry sending the same bytes.
 //
 // Batching: a pipeline batch goes as a whole to one partition (the partition changes in turn
 // each time a record batch for it is sent), or, with partition_key, each event goes to the
@@ -24,6 +26,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +40,7 @@ import (
 	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 	"go.uber.org/zap"
 )
 
@@ -56,6 +60,10 @@ const metadataMaxAge = 30 * time.Second
 
 // recordOverhead is the room kept in max_message_bytes for a record's framing.
 const recordOverhead = 256
+
+// chunkSlack is the room a new chunk's buffer has beyond batch_bytes, for the record that
+// overflows it (moved to the next chunk) without growing the buffer.
+const chunkSlack = 64 << 10
 
 // Output is the output "kafka". Write is called from one goroutine; produce requests run in
 // their own goroutines, bounded by max_in_flight.
@@ -105,6 +113,10 @@ type Output struct {
 	freeMu sync.Mutex
 	free   []*chunk // recycled chunks
 
+	// encoders holds the batch encoders not in use (as many as were used at once, at most
+	// max_in_flight): each keeps buffers of about a record batch's size.
+	encoders chan *batchEncoder
+
 	metrics *outputMetrics
 
 	failing     atomic.Bool  // requests are failing (an outage is under way)
@@ -124,11 +136,12 @@ func New(cfg *Config, s pipeline.Stage) (*Output, error) {
 		log = zap.NewNop()
 	}
 	o := &Output{
-		cfg:     cfg,
-		log:     log,
-		enc:     enc,
-		brokers: strings.Join(cfg.Brokers, ","),
-		sem:     make(chan struct{}, cfg.MaxInFlight),
+		cfg:      cfg,
+		log:      log,
+		enc:      enc,
+		brokers:  strings.Join(cfg.Brokers, ","),
+		sem:      make(chan struct{}, cfg.MaxInFlight),
+		encoders: make(chan *batchEncoder, cfg.MaxInFlight),
 	}
 	o.maxMsg.Store(int64(cfg.maxMessageBytes))
 	o.batchBytes.Store(int64(cfg.batchBytes))
@@ -496,7 +509,8 @@ func (o *Output) chunkFor(p int) *chunk {
 	}
 	o.freeMu.Unlock()
 	if c == nil {
-		c = &chunk{}
+		// Sized for a full record batch and a line beyond it: filling it copies nothing.
+		c = &chunk{buf: make([]byte, 0, o.batchBytes.Load()+chunkSlack)}
 	}
 	c.partition = p
 	o.open[p] = c
@@ -656,13 +670,18 @@ func (o *Output) produceChunk(c *chunk) {
 					return nil
 				}
 				if o.shrinkRecord(ctx, c, sp.lo) {
-					todo = append(todo, sp) // send the cut record at once
+					// Send the cut record at once (encoded again: the record changed).
+					c.wireOK = false
+					todo = append(todo, sp)
 					return nil
 				}
 			}
 			if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
-				// The transport may still be reading the records of the abandoned attempt.
+				// The transport may still be reading the record batch of the abandoned
+				// attempt: it is not written over (a retry of the same span sends it as
+				// it is), and the chunk is not recycled.
 				reusable = false
+				c.wireShared = true
 			}
 			return err
 		})
@@ -749,16 +768,49 @@ func (o *Output) shrinkRecord(ctx context.Context, c *chunk, i int) bool {
 // span is a range [lo,hi) of a chunk's records.
 type span struct{ lo, hi int }
 
+// recordBatch returns the record batch of the records sp of c, encoded at the first attempt
+// and kept in c for the retries.
+func (o *Output) recordBatch(c *chunk, sp span) ([]byte, error) {
+	if c.wireOK && c.wireSpan == sp {
+		return c.wire, nil
+	}
+	if c.wireShared {
+		// An abandoned attempt may still be reading the old bytes: encode into new ones.
+		c.wire, c.wireShared = nil, false
+	}
+	var be *batchEncoder
+	select {
+	case be = <-o.encoders:
+	default:
+		be = &batchEncoder{}
+	}
+	var err error
+	c.wire, err = be.encode(c.wire[:0], c, sp, o.cfg.compression, time.Now().UnixMilli())
+	select {
+	case o.encoders <- be:
+	default:
+	}
+	if err != nil {
+		c.wireOK = false
+		return nil, err
+	}
+	c.wireOK, c.wireSpan = true, sp
+	return c.wire, nil
+}
+
 // produce sends the records sp of c once.
 func (o *Output) produce(ctx context.Context, c *chunk, sp span) error {
+	wire, err := o.recordBatch(c, sp)
+	if err != nil {
+		return fmt.Errorf("encode a record batch for %s partition %d: %w", o.cfg.Topic, c.partition, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.timeout+time.Second)
 	defer cancel()
-	res, err := o.client.Produce(ctx, &kafka.ProduceRequest{
+	res, err := o.client.RawProduce(ctx, &kafka.RawProduceRequest{
 		Topic:        o.cfg.Topic,
 		Partition:    c.partition,
 		RequiredAcks: o.cfg.acks,
-		Records:      &recordReader{c: c, i: sp.lo, end: sp.hi},
-		Compression:  kafka.Compression(o.cfg.compression),
+		RawRecords:   protocol.RawRecordSet{Reader: bytes.NewReader(wire)},
 	})
 	if err != nil {
 		// kafka-go's transport reports a cluster it cannot get metadata from (refused
@@ -835,6 +887,13 @@ type chunk struct {
 	buf       []byte
 	recs      []record
 	refs      []ref
+
+	// wire is the encoded record batch of the records wireSpan when wireOK (see
+	// recordBatch); wireShared: an abandoned attempt may still read it.
+	wire       []byte
+	wireSpan   span
+	wireOK     bool
+	wireShared bool
 }
 
 // batchOverhead and recordFraming estimate a record batch's size on the wire (uncompressed)
@@ -868,6 +927,7 @@ func (c *chunk) spanWireSize(sp span) int {
 
 func (c *chunk) reset() {
 	c.buf = c.buf[:0]
+	c.wire, c.wireOK = c.wire[:0], false
 	clear(c.recs) // drop the event pointers
 	c.recs = c.recs[:0]
 	clear(c.refs)
