@@ -125,6 +125,22 @@ func (b *Batch) Recycle(pool *Buffers, buf []byte) {
 	}
 }
 
+// Rewritten is Recycle for a filter that wrote every event's Doc anew into bufs: the buffers
+// recycled before (the input's, an earlier filter's) go back to their pools at once, as no
+// event points into them any more, and bufs go back after the final acknowledgement. It
+// roughly halves what a batch holds while it waits for its outputs. The caller guarantees
+// that no event's Doc or Message points into an earlier buffer (a filter that kept any
+// event's bytes calls Recycle instead), and that it holds no reference to them itself.
+func (b *Batch) Rewritten(pool *Buffers, bufs ...[]byte) {
+	for _, r := range b.recycle {
+		r.pool.put(r.buf)
+	}
+	b.recycle = b.recycle[:0]
+	for _, buf := range bufs {
+		b.Recycle(pool, buf)
+	}
+}
+
 // NewBatch returns a batch of events whose onAck runs once every output acknowledged it.
 // onAck may be nil. It must be cheap and must not block: typically it marks a Tracker entry.
 func NewBatch(domain string, events []Event, onAck func()) *Batch {

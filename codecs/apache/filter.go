@@ -209,6 +209,10 @@ func (f *Filter) Process(b *pipeline.Batch) {
 	first := f.stage.Buffers.Get(need)
 	out := first
 	kept := b.Events[:0]
+	// rewritten: no kept event points into a buffer of an earlier stage. Every Doc is
+	// written to out; a line event's Message (the input's bytes) stays, so batches of line
+	// events keep their earlier buffers until the acknowledgement.
+	rewritten := true
 	for i := range b.Events {
 		e := b.Events[i]
 		var start int
@@ -224,13 +228,23 @@ func (f *Filter) Process(b *pipeline.Batch) {
 			}
 		}
 		e.Doc = out[start:len(out):len(out)]
+		rewritten = rewritten && e.Message == nil
 		kept = append(kept, e)
 	}
 	clear(b.Events[len(kept):])
 	b.Events = kept
-	b.Recycle(f.stage.Buffers, first)
-	if cap(out) != cap(first) {
-		b.Recycle(f.stage.Buffers, out)
+	bufs := [2][]byte{first, out}
+	nb := 2
+	if cap(out) == cap(first) {
+		nb = 1
+	}
+	if rewritten {
+		// Every document is in out now: the input's buffers need not wait for the outputs.
+		b.Rewritten(f.stage.Buffers, bufs[:nb]...)
+	} else {
+		for _, buf := range bufs[:nb] {
+			b.Recycle(f.stage.Buffers, buf)
+		}
 	}
 	f.growth = max((len(out)-size)/n, 1)
 }
