@@ -4,12 +4,11 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-
-	kafkago "github.com/segmentio/kafka-go"
 )
 
-// msgOverhead approximates the memory of one fetched record besides its value (kafka-go's
-// Message and the slice slot holding it).
+// msgOverhead approximates the memory of one fetched record besides its key and value: its
+// slot in the fetch's record slice (80 bytes), its framing in the decompressed batch, and
+// its share of the compressed response.
 const msgOverhead = 160
 
 // minReserve is the smallest reservation of a fetch.
@@ -170,7 +169,7 @@ func (b *byteBudget) reservation(lastHeld int64) int64 {
 }
 
 // heldBytes is the memory msgs hold, as the budget counts it.
-func heldBytes(msgs []kafkago.Message) int64 {
+func heldBytes(msgs []record) int64 {
 	n := int64(0)
 	for i := range msgs {
 		n += int64(len(msgs[i].Value)+len(msgs[i].Key)) + msgOverhead

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,8 +50,11 @@ type Input struct {
 	metrics *inputMetrics
 	// budget bounds the fetched-but-not-emitted data of all partitions (fetch_budget).
 	budget *byteBudget
-	// fetchBufs are the record slices the partitions' fetches read into.
+	// fetchBufs are the buffers the partitions' fetches read into.
 	fetchBufs fetchBufs
+	// dialRaw opens the partitions' fetch connections (fetchConn): the tls block's
+	// dialler when there is one.
+	dialRaw func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Outages, each logged once, with reminders and a recovery line.
 	metaOutage, topicOutage, joinOutage, fetchOutage, commitOutage *outage
 
@@ -110,6 +114,10 @@ func New(cfg *Config, s pipeline.Stage) (*Input, error) {
 		closeCh:   make(chan struct{}),
 		reachedCh: make(chan struct{}, 1),
 		budget:    newByteBudget(cfg.FetchBudgetBytes),
+		dialRaw:   dialer.DialFunc,
+	}
+	if in.dialRaw == nil {
+		in.dialRaw = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
 	in.metaOutage = newOutage(log, zap.WarnLevel, "reading topic metadata from the brokers")
 	in.topicOutage = newOutage(log, zap.ErrorLevel, "")

@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -98,7 +98,7 @@ func (p *partition) run(ctx context.Context) {
 	p.fetched.Store(next)
 	p.log.Debug("consuming partition", zap.Int64("offset", next))
 
-	var conn *kafkago.Conn
+	var conn *fetchConn
 	var unlink func() bool
 	closeConn := func() {
 		if conn != nil {
@@ -242,7 +242,7 @@ func (p *partition) resolve(ctx context.Context, off int64) (int64, error) {
 }
 
 // dial connects to the current leader of the partition.
-func (p *partition) dial(ctx context.Context) (*kafkago.Conn, error) {
+func (p *partition) dial(ctx context.Context) (*fetchConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	md, err := p.in.client.Metadata(dctx, &kafkago.MetadataRequest{Topics: []string{p.topic}})
@@ -266,7 +266,8 @@ func (p *partition) dial(ctx context.Context) (*kafkago.Conn, error) {
 			if pt.Leader.Host == "" {
 				return nil, fmt.Errorf("%s has no leader", p.domain)
 			}
-			return p.in.dialer.DialPartition(dctx, "tcp", "", pt)
+			addr := net.JoinHostPort(pt.Leader.Host, strconv.Itoa(pt.Leader.Port))
+			return dialFetch(dctx, p.in.dialRaw, p.in.dialer.SASLMechanism, p.in.cfg.ClientID, addr)
 		}
 	}
 	return nil, fmt.Errorf("%s not found in metadata", p.domain)
@@ -280,41 +281,21 @@ const fetchMaxBytes = 256 << 10
 // fetch reads one chunk starting at off, emits it as one or more batches (split by
 // batch_events and batch_bytes), and returns the number of records and the position after
 // the chunk.
-func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (int, int64, error) {
+func (p *partition) fetch(ctx context.Context, conn *fetchConn, off int64) (int, int64, error) {
 	cfg := p.in.cfg
-	if _, err := conn.Seek(off, kafkago.SeekAbsolute|kafkago.SeekDontCheck); err != nil {
-		return 0, off, err
-	}
 	// Reserve room in the input's fetch budget for what this fetch will hold.
 	budget := p.in.budget
 	reserved, ok := budget.acquire(ctx, p.lastHeld)
 	if !ok {
 		return 0, off, &emitError{ctx.Err()}
 	}
-	if err := conn.SetReadDeadline(time.Now().Add(cfg.FetchWait + 10*time.Second)); err != nil {
-		budget.release(reserved)
-		return 0, off, err
-	}
-	b := conn.ReadBatchWith(kafkago.ReadBatchConfig{MinBytes: 1, MaxBytes: min(cfg.BatchByteLimit, fetchMaxBytes), MaxWait: cfg.FetchWait})
-	msgs := p.in.fetchBufs.get()
-	defer func() { p.in.fetchBufs.put(msgs) }()
-	var rerr error
-	for {
-		m, err := b.ReadMessage()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				rerr = err
-			}
-			break
-		}
-		msgs = append(msgs, m)
-	}
-	pos := b.Offset()
-	if hwm := b.HighWaterMark(); hwm > 0 || rerr == nil {
-		p.hwm.Store(hwm)
-	}
-	if err := b.Close(); err != nil && rerr == nil {
-		rerr = err
+	fb := p.in.fetchBufs.get()
+	defer p.in.fetchBufs.put(fb)
+	res, rerr := conn.fetch(fb, p.topic, p.id, off, min(cfg.BatchByteLimit, fetchMaxBytes), cfg.FetchWait)
+	msgs := fb.recs
+	pos := res.next
+	if res.hwm >= 0 {
+		p.hwm.Store(res.hwm)
 	}
 	if p.end >= 0 && pos > p.end {
 		// Once mode: nothing at or beyond the end offset seen at start.
@@ -322,7 +303,6 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 		for n > 0 && msgs[n-1].Offset >= p.end {
 			n--
 		}
-		clear(msgs[n:])
 		msgs, pos, rerr = msgs[:n], p.end, nil
 	}
 	held := heldBytes(msgs)
@@ -337,8 +317,7 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 		} else {
 			pos = max(pos, last)
 		}
-		// emitChunk clears each record once its batch is decoded, so the fetch buffer keeps
-		// no values, and releases the budget of each batch the pipeline took; the rest here.
+		// emitChunk releases the budget of each batch the pipeline took; the rest here.
 		released, err := p.emitChunk(ctx, msgs, pos)
 		budget.release(held - released)
 		if err != nil {
@@ -351,40 +330,49 @@ func (p *partition) fetch(ctx context.Context, conn *kafkago.Conn, off int64) (i
 	return len(msgs), max(pos, off), nil
 }
 
-// fetchBufs is a pool of the record slices fetches read into, shared by the partitions of an
-// input. A fetch of 256 KiB of compressed records holds thousands of records: a slice per
-// partition that grew to that for every fetch was 600 MB of allocations per million records
-// and a tenth of the indexer's CPU in growslice; a slice kept per partition would hold that
-// much for every idle partition. The pool holds slices only while fetches use them (and the
-// collector reclaims idle ones), and a slice holds no record value once it is back.
+// fetchBufs is a pool of the buffers fetches read into (fetchBuf), shared by the partitions
+// of an input. A fetch of 256 KiB of compressed records holds thousands of records and
+// megabytes of decompressed batches: buffers kept per partition would hold that much for
+// every idle partition. The pool holds them only while fetches use them (the collector
+// reclaims idle ones).
 type fetchBufs struct{ pool sync.Pool }
 
-// maxPooledMsgs bounds the slices kept: one that grew beyond it (records much smaller than
-// usual) is let go.
-const maxPooledMsgs = 1 << 16
+// Buffers that grew beyond these (records much smaller, or batches much larger, than
+// usual) are let go rather than kept.
+const (
+	maxPooledRecs  = 1 << 16
+	maxPooledBytes = 16 << 20
+)
 
-func (f *fetchBufs) get() []kafkago.Message {
-	if m, ok := f.pool.Get().(*[]kafkago.Message); ok {
-		return (*m)[:0]
+func (f *fetchBufs) get() *fetchBuf {
+	if b, ok := f.pool.Get().(*fetchBuf); ok {
+		return b
 	}
-	return make([]kafkago.Message, 0, 1024)
+	return &fetchBuf{recs: make([]record, 0, 1024)}
 }
 
-// put clears msgs (no record stays reachable) and keeps it for another fetch. Only
-// msgs[:len] can hold records: the slots beyond were clear when the slice came from the pool
-// or from append, and a fetch that shortens msgs clears what it cuts off.
-func (f *fetchBufs) put(msgs []kafkago.Message) {
-	if cap(msgs) > maxPooledMsgs {
-		return
+// put keeps b for another fetch, its records cleared: nothing points into the buffers once
+// the records are decoded (Decode copies).
+func (f *fetchBufs) put(b *fetchBuf) {
+	clear(b.recs)
+	b.recs = b.recs[:0]
+	if cap(b.recs) > maxPooledRecs {
+		b.recs = nil
 	}
-	clear(msgs)
-	f.pool.Put(&msgs)
+	if cap(b.raw) > maxPooledBytes {
+		b.raw = nil
+	}
+	if cap(b.dec) > maxPooledBytes {
+		b.dec = nil
+	}
+	b.raw, b.dec = b.raw[:0], b.dec[:0]
+	f.pool.Put(b)
 }
 
 // emitChunk decodes msgs into batches of at most batch_events events and about
 // batch_bytes bytes; the last batch ends at pos. It releases the fetch budget of each
 // batch once emit returned, and returns the bytes released.
-func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos int64) (int64, error) {
+func (p *partition) emitChunk(ctx context.Context, msgs []record, pos int64) (int64, error) {
 	cfg := p.in.cfg
 	released := int64(0)
 	for start := 0; start < len(msgs); {
@@ -402,9 +390,6 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 			batchEnd = pos
 		}
 		events, first, last := p.decode(msgs[start:end], size)
-		// The records' values are copied into the events: let them go before emit, which
-		// blocks while the pipeline is full.
-		clear(msgs[start:end])
 		tr := p.tracker.Load()
 		batchEnd = max(batchEnd, p.emittedEnd) // never below an earlier batch's end
 		tk := tr.Add(batchEnd)
@@ -433,7 +418,7 @@ func (p *partition) emitChunk(ctx context.Context, msgs []kafkago.Message, pos i
 //
 // It returns the events and the first and last buffer the documents were written to (the
 // same one unless the estimate was short and append moved on to a larger one).
-func (p *partition) decode(msgs []kafkago.Message, size int) (events []pipeline.Event, first, last []byte) {
+func (p *partition) decode(msgs []record, size int) (events []pipeline.Event, first, last []byte) {
 	events = make([]pipeline.Event, len(msgs))
 	first = p.in.stage.Buffers.Get(size + len(msgs)*64)
 	buf := first
@@ -441,7 +426,7 @@ func (p *partition) decode(msgs []kafkago.Message, size int) (events []pipeline.
 	for i := range msgs {
 		m := &msgs[i]
 		e := &events[i]
-		buf = p.dec.Decode(buf, m.Value, m.Time.UTC(), e)
+		buf = p.dec.Decode(buf, m.Value, m.Time, e)
 		e.Topic = p.topic
 		e.Partition = int32(p.id)
 		e.Offset = m.Offset
