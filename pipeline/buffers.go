@@ -21,6 +21,7 @@ import (
 // pools none.
 type Buffers struct {
 	classes [bufClasses]sync.Pool
+	events  sync.Pool // *[]Event, each of at least minPooledEvents
 }
 
 const (
@@ -72,4 +73,40 @@ func (p *Buffers) put(b []byte) {
 	b = b[:cap(b)]
 	poison(b)
 	p.classes[c].Put(&b)
+}
+
+// minPooledEvents is the smallest event slice the pool keeps: a full batch's (batch_events
+// is 1024 by default). Smaller ones (a tailed file's few lines) are left to the collector.
+const minPooledEvents = 256
+
+// Events returns an empty event slice with a capacity of at least n, every element up to
+// its capacity the zero Event: a pooled one when the pool holds one that large. Hand it to the batch with Batch.RecycleEvents. Like the byte
+// buffers, it spares the collector an allocation per batch (1024 events are 140 KB).
+func (p *Buffers) Events(n int) []Event {
+	if p != nil && n <= maxPooledEvents {
+		if s, ok := p.events.Get().(*[]Event); ok {
+			if cap(*s) >= n {
+				if poisonsEvents {
+					clear((*s)[:cap(*s)])
+				}
+				return (*s)[:0]
+			}
+			p.events.Put(s) // too small for this one; another may use it
+		}
+	}
+	return make([]Event, 0, max(n, 0))
+}
+
+// maxPooledEvents bounds the slices the pool hands out and keeps (a batch_events far above
+// the default is allocated per batch).
+const maxPooledEvents = 1 << 16
+
+// putEvents clears s (no event stays reachable through the pool) and keeps it.
+func (p *Buffers) putEvents(s []Event) {
+	if p == nil || cap(s) < minPooledEvents || cap(s) > maxPooledEvents {
+		return
+	}
+	s = s[:cap(s)]
+	poisonEvents(s)
+	p.events.Put(&s)
 }

@@ -97,3 +97,63 @@ func TestRewrittenReleasesEarlierBuffers(t *testing.T) {
 		t.Fatal("the filter's buffer did not go back to the pool after the acknowledgement")
 	}
 }
+
+// TestEventsRecycledAfterFinalAck: an event slice handed to a batch goes back to the pool
+// only when the last holder acknowledged the batch; Events hands it out again with every
+// element zero, whatever the batch left in it.
+func TestEventsRecycledAfterFinalAck(t *testing.T) {
+	var pool Buffers
+	evs := pool.Events(1024)[:3]
+	if cap(evs) != 1024 {
+		t.Fatalf("Events(1024): cap %d", cap(evs))
+	}
+	evs[0].ID, evs[2].Doc = "a", []byte("{}")
+	b := NewBatch("d", evs, nil)
+	b.RecycleEvents(&pool)
+	b.Events = b.Events[:1] // a filter shortened it in place
+	b.Retain(1)             // two outputs
+	b.Ack()
+	if b.Events[0].ID != "a" {
+		t.Fatalf("the events changed before the final acknowledgement: %+v", b.Events[0])
+	}
+	b.Ack()
+	if raceEnabled && evs[0].Partition != -2 {
+		t.Fatalf("recycled events not poisoned in a race build: %+v", evs[0])
+	}
+	if !raceEnabled && evs[0].ID != "" {
+		t.Fatalf("recycled events not cleared: %+v", evs[0])
+	}
+	// sync.Pool may drop what it holds (a collection, or the race detector's random drops),
+	// so hand the slice back again each round until Events returns it.
+	for range 100 {
+		got := pool.Events(512)
+		if &got[:1][0] == &evs[0] {
+			for i, e := range got[:cap(got)] {
+				if e.ID != "" || e.Doc != nil || e.Partition != 0 {
+					t.Fatalf("element %d of a recycled slice is not zero: %+v", i, e)
+				}
+			}
+			return
+		}
+		b := NewBatch("d", evs[:1], nil)
+		b.RecycleEvents(&pool)
+		b.Ack()
+	}
+	t.Fatal("the acknowledged batch's events never came back from the pool")
+}
+
+// Small slices (a tailed file's few lines) and a nil pool allocate, and pool nothing.
+func TestEventsSmallOrNilPool(t *testing.T) {
+	var p *Buffers
+	if evs := p.Events(10); cap(evs) != 10 {
+		t.Fatalf("nil pool: cap %d", cap(evs))
+	}
+	var pool Buffers
+	small := pool.Events(10)
+	b := NewBatch("d", small[:1], nil)
+	b.RecycleEvents(&pool)
+	b.Ack()
+	if got := pool.Events(10); cap(got) == 10 && &got[:1][0] == &small[:1][0] {
+		t.Fatal("a slice below minPooledEvents was pooled")
+	}
+}

@@ -107,6 +107,9 @@ type Batch struct {
 	pending atomic.Int32
 	bytes   int
 	recycle []recycled // buffers returned to their pool after the final acknowledgement
+	// events is the event slice returned to eventsPool after the final acknowledgement.
+	events     []Event
+	eventsPool *Buffers
 }
 
 // recycled is a buffer the batch's events point into and the pool it goes back to.
@@ -123,6 +126,14 @@ func (b *Batch) Recycle(pool *Buffers, buf []byte) {
 	if pool != nil && cap(buf) > 0 {
 		b.recycle = append(b.recycle, recycled{pool, buf})
 	}
+}
+
+// RecycleEvents hands the batch's event slice (from pool.Events) back to pool once every
+// output acknowledged the batch, as Recycle does buffers. Call it before the batch is
+// emitted. Filters that shorten Events in place keep using the same slice; it is the slice
+// as it is now that goes back.
+func (b *Batch) RecycleEvents(pool *Buffers) {
+	b.events, b.eventsPool = b.Events, pool
 }
 
 // Rewritten is Recycle for a filter that wrote every event's Doc anew into bufs: the buffers
@@ -180,6 +191,10 @@ func (b *Batch) Ack() {
 					r.pool.put(r.buf)
 				}
 				b.recycle = nil
+				if b.eventsPool != nil {
+					b.eventsPool.putEvents(b.events)
+					b.events, b.eventsPool = nil, nil
+				}
 			}
 			return
 		}

@@ -189,7 +189,7 @@ func (in *Input) addEvent(st *state, now time.Time, flags pipeline.Flags) {
 		if rest := st.lastSize - st.readOff; rest < int64(in.cfg.batchBytes) {
 			n = min(n, int(max(rest, 0)/64)+16)
 		}
-		b.events = make([]pipeline.Event, 0, n)
+		b.events = in.stage.Buffers.Events(n)
 	}
 	if flags&pipeline.FlagTruncated != 0 {
 		b.slab = b.slab[:cutRune(b.slab, b.complete)]
@@ -293,13 +293,14 @@ func (in *Input) flush(ctx context.Context, st *state, emit pipeline.Emit, final
 	// The events' messages point into the slab, which nothing else keeps (the partial line
 	// is copied out below).
 	batch.Recycle(in.stage.Buffers, b.slab)
+	batch.RecycleEvents(in.stage.Buffers)
 	// Only the partial line stays with the file (bounded by max_line_bytes): a file waiting
 	// for its turn holds no batch-sized buffer. grow sizes the next slab when reading goes on.
 	var slab []byte
 	if rest := b.slab[b.complete:]; len(rest) > 0 {
 		slab = bytes.Clone(rest)
 	}
-	b.slab, b.events, b.ends, b.complete = slab, nil, nil, 0
+	b.slab, b.events, b.ends, b.complete = slab, nil, b.ends[:0], 0
 	return emit(ctx, batch)
 }
 

@@ -397,6 +397,7 @@ func (p *partition) emitChunk(ctx context.Context, msgs []record, pos int64) (in
 		var b *pipeline.Batch
 		b = pipeline.NewBatch(p.domain, events, p.onAck(tr, tk, &b))
 		b.Recycle(p.in.stage.Buffers, first)
+		b.RecycleEvents(p.in.stage.Buffers)
 		if cap(last) != cap(first) { // outgrown: the documents are in both
 			b.Recycle(p.in.stage.Buffers, last)
 		}
@@ -419,7 +420,7 @@ func (p *partition) emitChunk(ctx context.Context, msgs []record, pos int64) (in
 // It returns the events and the first and last buffer the documents were written to (the
 // same one unless the estimate was short and append moved on to a larger one).
 func (p *partition) decode(msgs []record, size int) (events []pipeline.Event, first, last []byte) {
-	events = make([]pipeline.Event, len(msgs))
+	events = p.in.stage.Buffers.Events(len(msgs))[:len(msgs)]
 	first = p.in.stage.Buffers.Get(size + len(msgs)*64)
 	buf := first
 	missing := 0
