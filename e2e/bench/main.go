@@ -60,6 +60,7 @@ func main() {
 	stallBacklog := flag.String("stall-backlog", "", "also measure memory with stalled outputs and this much backlog (e.g. 1GB; empty: skip)")
 	stallWatch := flag.Duration("stall-watch", 15*time.Second, "how long to watch a stalled process")
 	flag.StringVar(&geoipDir, "geoip-dir", "codecs/apache/testdata/geoip", "directory of GeoLite2-City-Test.mmdb and GeoLite2-ASN-Test.mmdb for the index-geoip row")
+	group := flag.Bool("group", true, "also measure consumer group membership (about 1.5 minutes)")
 	rowList := flag.String("rows", "", "comma-separated rows of the table to run (default: all; one of "+strings.Join(rowNames(), ", ")+")")
 	flag.Parse()
 
@@ -68,15 +69,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "-rows:", err)
 		os.Exit(2)
 	}
-	if err := benchAll(*logpipe, *broker, *dir, *lines, *runs, rows, *stallBacklog, *stallWatch); err != nil {
+	if err := benchAll(*logpipe, *broker, *dir, *lines, *runs, rows, *stallBacklog, *stallWatch, *group); err != nil {
 		fmt.Fprintln(os.Stderr, "bench failed:", err)
 		os.Exit(1)
 	}
 }
 
 // benchAll runs the table's selected rows (unless runs is 0) and the stalled-output measure
-// (when stallBacklog is set) in dir, or in a temporary directory when dir is empty.
-func benchAll(logpipe, broker, dir string, lines, runs int, rows rowSet, stallBacklog string, stallWatch time.Duration) error {
+// (when stallBacklog is set) and the consumer group table (when group is set) in dir, or in
+// a temporary directory when dir is empty.
+func benchAll(logpipe, broker, dir string, lines, runs int, rows rowSet, stallBacklog string, stallWatch time.Duration, group bool) error {
 	var backlog int64
 	if stallBacklog != "" {
 		var err error
@@ -101,6 +103,9 @@ func benchAll(logpipe, broker, dir string, lines, runs int, rows rowSet, stallBa
 		if err := stalled(logpipe, broker, dir, backlog, stallWatch); err != nil {
 			return fmt.Errorf("stalled outputs: %w", err)
 		}
+	}
+	if !group {
+		return nil
 	}
 	if err := groupJoin(logpipe, broker, dir); err != nil { // e2e/bench/group.go
 		return fmt.Errorf("consumer group membership: %w", err)
