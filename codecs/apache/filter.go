@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,7 +120,6 @@ type Filter struct {
 	x       extras
 	w       Writer
 	msg     []byte // the decoded line
-	work    []byte // the document being written
 	fields  []byte // one group object, or the target object, to merge
 	created []byte // raw value of event.created
 	ts      []byte // the new @timestamp value, quoted
@@ -383,9 +383,8 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 		if f.drop {
 			return out, start, false
 		}
-		f.work = append(f.work[:0], doc...)
-		f.work = codecs.AppendTag(f.work, FailureTag)
-		return append(out, f.work...), start, false
+		out = append(out, doc...)
+		return edited(out, start, codecs.AppendTag(out[start:], FailureTag)), start, false
 	}
 	t := f.enrich(kind, msg)
 
@@ -405,8 +404,10 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 
 	// The document up to its closing brace, with @timestamp (and, for an error line
 	// written at the top level, message) replaced in place, then the new members, then the
-	// brace; members the document already has are merged afterwards.
-	w := f.work[:0]
+	// brace; members the document already has are merged afterwards. It is written straight
+	// into out (w is out, the document w[start:]): building it in a scratch buffer and
+	// appending that to out copied every document twice.
+	w := out
 	first := top.empty
 	replaceMsg := kind == lineError && f.cfg.Target == ""
 	pos := 0
@@ -471,9 +472,7 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 		}
 		f.fields = append(f.fields, '}')
 		w = append(w, '}')
-		w = codecs.MergeObject(w, f.cfg.Target, f.fields)
-		f.work = w
-		return append(out, w...), start, true
+		return f.merge(w, start, f.cfg.Target), start, true
 	}
 
 	for g := group(0); g < nGroups; g++ {
@@ -501,11 +500,29 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 		}
 		var any bool
 		if f.fields, any = f.appendGroup(f.fields[:0], kind, g, created); any {
-			w = codecs.MergeObject(w, groupNames[g], f.fields)
+			w = f.merge(w, start, groupNames[g])
 		}
 	}
-	f.work = w
-	return append(out, w...), start, true
+	return w, start, true
+}
+
+// merge merges f.fields into the member key of the document out[start:] (see
+// codecs.MergeObject) and returns out with the merged document from start on.
+func (f *Filter) merge(out []byte, start int, key string) []byte {
+	// Room for the worst case of the merge (every member inserted, its key re-quoted with
+	// escapes up to six times longer), so that the document is edited where it is.
+	out = slices.Grow(out, 6*(len(f.fields)+len(key))+16)
+	return edited(out, start, codecs.MergeObject(out[start:], key, f.fields))
+}
+
+// edited returns out with its bytes from start on replaced by doc, the result of a codecs
+// toolkit function that edited out[start:] in place: nothing is copied unless the edit
+// outgrew the capacity of out and moved the document elsewhere.
+func edited(out []byte, start int, doc []byte) []byte {
+	if start < cap(out) && len(doc) > 0 && &doc[0] == &out[:start+1][start] {
+		return out[:start+len(doc)]
+	}
+	return append(out[:start], doc...)
 }
 
 // unquote returns the decoded text of the raw JSON string raw, or nil when raw is not a
@@ -602,11 +619,8 @@ func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 		if string(key) == "message" && top.mStart < 0 {
 			top.mStart, top.mEnd = vs, i
 		}
-		for g := group(0); g < nGroups; g++ {
-			if string(key) == groupNames[g] {
-				top.present |= 1 << g
-				break
-			}
+		if g, ok := groupOf(key); ok {
+			top.present |= 1 << g
 		}
 		i = skipSpace(doc, i)
 		if i >= len(doc) {
@@ -621,6 +635,38 @@ func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 		}
 		i = skipSpace(doc, i+1)
 	}
+}
+
+// groupOf returns the group named key (see groupNames). A switch on the name costs a few
+// comparisons where a loop over the names costs one per group, for every top-level member.
+func groupOf(key []byte) (group, bool) {
+	switch string(key) {
+	case "source":
+		return gSource, true
+	case "destination":
+		return gDestination, true
+	case "user":
+		return gUser, true
+	case "http":
+		return gHTTP, true
+	case "url":
+		return gURL, true
+	case "user_agent":
+		return gUserAgent, true
+	case "tls":
+		return gTLS, true
+	case "apache":
+		return gApache, true
+	case "log":
+		return gLog, true
+	case "process":
+		return gProcess, true
+	case "file":
+		return gFile, true
+	case "event":
+		return gEvent, true
+	}
+	return 0, false
 }
 
 func skipSpace(b []byte, i int) int {
