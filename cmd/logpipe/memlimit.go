@@ -7,10 +7,30 @@ import (
 	"github.com/logpipe/logpipe/pipeline"
 )
 
-// memoryLimit returns the soft memory limit to give the Go runtime for cfg, and whether to
-// set one at all: memory_limit when set to a size, or "off" (which clears any limit,
-// GOMEMLIMIT included). With "auto" (the default) logpipe sets none: the runtime keeps
-// GOMEMLIMIT when the environment sets it, and otherwise runs without a soft limit.
+// defaultGCPercent is the collector's target with no GOGC in the environment: a new cycle
+// starts when the heap grew by a quarter since the last one (the runtime's own default is
+// 100, twice the live heap).
+//
+// Why 25: nearly all of logpipe's heap is pooled byte buffers (documents, fetches, request
+// bodies) that hold no pointers, so a collection costs little whatever their size, and the
+// pools let the collector reclaim idle buffers only at a collection. Measured with 1M lines
+// on 2 cores: the indexer's peak RSS fell from about 183 to 125 MiB and the shipper's from
+// 70 to 57 MiB, at the same CPU per line (collections went from 17 to 59 in the indexer's
+// run, about 1% of its time).
+const defaultGCPercent = 25
+
+// memoryPolicy is what logpipe asks of the Go runtime's collector for a configuration.
+type memoryPolicy struct {
+	limit     int64 // soft memory limit, when setLimit
+	setLimit  bool
+	gcPercent int // GC target percentage, when setGC
+	setGC     bool
+}
+
+// memoryPolicyFor returns the policy for cfg. The soft limit: memory_limit when set to a
+// size, or "off" (which clears any limit, GOMEMLIMIT included); with "auto" (the default)
+// logpipe sets none, and the runtime keeps GOMEMLIMIT when the environment sets it. The GC
+// target: defaultGCPercent, unless the environment sets GOGC (which the runtime applied).
 //
 // Why no limit by default: the process's memory is bounded by its data structures (the
 // queues' queue.bytes, the kafka input's fetch_budget, the outputs' in-flight requests,
@@ -18,25 +38,38 @@ import (
 // collector. A soft limit below the live heap those allow (the former default, 16 MiB +
 // 2 × queue.bytes, was) makes the collector run nearly all the time (measured: up to 4×
 // the CPU) without lowering the peak. memory_limit stays as an opt-in ceiling: the
-// collector works harder as the heap nears it, which keeps the peak RSS close to the live
-// heap instead of about twice it (GOGC=100); a live heap above it is never refused memory.
-func memoryLimit(cfg *pipeline.Config, lookupEnv func(string) (string, bool)) (int64, bool) {
+// collector works harder as the heap nears it; a live heap above it is never refused memory.
+func memoryPolicyFor(cfg *pipeline.Config, lookupEnv func(string) (string, bool)) memoryPolicy {
+	var p memoryPolicy
 	switch {
 	case cfg.MemoryLimit == pipeline.MemoryLimitOff:
-		return math.MaxInt64, true
+		p.limit, p.setLimit = math.MaxInt64, true
 	case cfg.MemoryLimit > 0:
-		return cfg.MemoryLimit, true
+		p.limit, p.setLimit = cfg.MemoryLimit, true
 	}
-	return 0, false // auto: GOMEMLIMIT if set (the runtime applied it), else none
+	if _, ok := lookupEnv("GOGC"); !ok {
+		p.gcPercent, p.setGC = defaultGCPercent, true
+	}
+	return p
 }
 
-// applyMemoryLimit sets the runtime's soft memory limit for cfg and returns a function that
-// restores the previous one (the limit is process-wide; tests run pipelines in-process).
-func applyMemoryLimit(cfg *pipeline.Config, lookupEnv func(string) (string, bool)) (restore func()) {
-	limit, ok := memoryLimit(cfg, lookupEnv)
-	if !ok {
-		return func() {}
+// applyMemoryPolicy applies the policy for cfg to the runtime and returns a function that
+// restores the previous settings (they are process-wide; tests run pipelines in-process).
+func applyMemoryPolicy(cfg *pipeline.Config, lookupEnv func(string) (string, bool)) (restore func()) {
+	p := memoryPolicyFor(cfg, lookupEnv)
+	prevLimit, prevGC := int64(-1), -1
+	if p.setLimit {
+		prevLimit = debug.SetMemoryLimit(p.limit)
 	}
-	prev := debug.SetMemoryLimit(limit)
-	return func() { debug.SetMemoryLimit(prev) }
+	if p.setGC {
+		prevGC = debug.SetGCPercent(p.gcPercent)
+	}
+	return func() {
+		if p.setLimit {
+			debug.SetMemoryLimit(prevLimit)
+		}
+		if p.setGC {
+			debug.SetGCPercent(prevGC)
+		}
+	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/logpipe/logpipe/pipeline"
 )
 
-func TestMemoryLimit(t *testing.T) {
+func TestMemoryPolicy(t *testing.T) {
 	env := func(kv ...string) func(string) (string, bool) {
 		return func(k string) (string, bool) {
 			for i := 0; i+1 < len(kv); i += 2 {
@@ -19,35 +19,48 @@ func TestMemoryLimit(t *testing.T) {
 			return "", false
 		}
 	}
+	gc := memoryPolicy{gcPercent: defaultGCPercent, setGC: true}
+	withLimit := func(p memoryPolicy, limit int64) memoryPolicy {
+		p.limit, p.setLimit = limit, true
+		return p
+	}
 	cases := []struct {
-		name  string
-		cfg   pipeline.Config
-		env   func(string) (string, bool)
-		want  int64
-		apply bool
+		name string
+		cfg  pipeline.Config
+		env  func(string) (string, bool)
+		want memoryPolicy
 	}{
 		// auto sets no soft limit: the bound comes from the data structures, and a limit
-		// below the live heap they allow makes the collector thrash (issue 15).
-		{"auto sets none", pipeline.Config{QueueBytes: 16 << 20}, env(), 0, false},
-		{"auto sets none with a large queue", pipeline.Config{QueueBytes: 64 << 20}, env(), 0, false},
-		{"auto yields to GOMEMLIMIT", pipeline.Config{QueueBytes: 16 << 20}, env("GOMEMLIMIT", "1GiB"), 0, false},
-		{"explicit beats GOMEMLIMIT", pipeline.Config{MemoryLimit: 80 << 20}, env("GOMEMLIMIT", "1GiB"), 80 << 20, true},
-		{"off", pipeline.Config{MemoryLimit: pipeline.MemoryLimitOff}, env("GOMEMLIMIT", "1GiB"), math.MaxInt64, true},
+		// below the live heap they allow makes the collector thrash.
+		{"auto sets no limit", pipeline.Config{QueueBytes: 16 << 20}, env(), gc},
+		{"auto sets no limit with a large queue", pipeline.Config{QueueBytes: 64 << 20}, env(), gc},
+		{"auto yields to GOMEMLIMIT", pipeline.Config{QueueBytes: 16 << 20}, env("GOMEMLIMIT", "1GiB"), gc},
+		{"GOGC beats the default target", pipeline.Config{}, env("GOGC", "100"), memoryPolicy{}},
+		{"GOGC=off too", pipeline.Config{}, env("GOGC", "off"), memoryPolicy{}},
+		{"explicit beats GOMEMLIMIT", pipeline.Config{MemoryLimit: 80 << 20}, env("GOMEMLIMIT", "1GiB"), withLimit(gc, 80<<20)},
+		{"off", pipeline.Config{MemoryLimit: pipeline.MemoryLimitOff}, env("GOMEMLIMIT", "1GiB"), withLimit(gc, math.MaxInt64)},
+		{"off with GOGC", pipeline.Config{MemoryLimit: pipeline.MemoryLimitOff}, env("GOGC", "50"), withLimit(memoryPolicy{}, math.MaxInt64)},
 	}
 	for _, c := range cases {
-		got, apply := memoryLimit(&c.cfg, c.env)
-		if got != c.want || apply != c.apply {
-			t.Errorf("%s: memoryLimit = %d, %v; want %d, %v", c.name, got, apply, c.want, c.apply)
+		if got := memoryPolicyFor(&c.cfg, c.env); got != c.want {
+			t.Errorf("%s: memoryPolicyFor = %+v; want %+v", c.name, got, c.want)
 		}
 	}
 
-	before := debug.SetMemoryLimit(-1)
-	restore := applyMemoryLimit(&pipeline.Config{MemoryLimit: 96 << 20}, env())
+	beforeLimit, beforeGC := debug.SetMemoryLimit(-1), debug.SetGCPercent(-1)
+	debug.SetGCPercent(beforeGC) // SetGCPercent(-1) turned the collector off: undo at once
+	restore := applyMemoryPolicy(&pipeline.Config{MemoryLimit: 96 << 20}, env())
 	if got := debug.SetMemoryLimit(-1); got != 96<<20 {
 		t.Errorf("limit while running = %d, want 96 MiB", got)
 	}
+	if got := debug.SetGCPercent(defaultGCPercent); got != defaultGCPercent {
+		t.Errorf("GC percent while running = %d, want %d", got, defaultGCPercent)
+	}
 	restore()
-	if got := debug.SetMemoryLimit(-1); got != before {
-		t.Errorf("limit after restore = %d, want %d", got, before)
+	if got := debug.SetMemoryLimit(-1); got != beforeLimit {
+		t.Errorf("limit after restore = %d, want %d", got, beforeLimit)
+	}
+	if got := debug.SetGCPercent(beforeGC); got != beforeGC {
+		t.Errorf("GC percent after restore = %d, want %d", got, beforeGC)
 	}
 }

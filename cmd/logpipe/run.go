@@ -94,7 +94,7 @@ func runPipeline(role string, args []string, stdout, stderr io.Writer, lookupEnv
 		}()
 	}
 
-	defer applyMemoryLimit(cfg, lookupEnv)()
+	defer applyMemoryPolicy(cfg, lookupEnv)()
 	if err := prof.start(); err != nil {
 		log.Error("cannot profile", zap.Error(err))
 		return exitFailure
@@ -212,7 +212,7 @@ func (s *supervisor) run(r *pipeline.Runner, sigs <-chan os.Signal) int {
 		} else {
 			s.applyLogLevel(next)
 			s.cfg = next
-			_ = applyMemoryLimit(next, s.lookupEnv) // the caller restores the original limit at exit
+			_ = applyMemoryPolicy(next, s.lookupEnv) // the caller restores the original limit at exit
 			s.log.Info("reloaded", zap.String("config", s.path), zap.Int("inputs", len(next.Inputs)),
 				zap.Int("filters", len(next.Filters)), zap.Int("outputs", len(next.Outputs)))
 		}

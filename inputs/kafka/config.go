@@ -23,7 +23,7 @@ type Config struct {
 	CommitInterval    string   `hcl:"commit_interval,optional"`    // default 1s
 	MaxInFlight       int      `hcl:"max_in_flight,optional"`      // unacked batches per partition; default 8
 	BatchEvents       int      `hcl:"batch_events,optional"`       // default 1024
-	BatchBytes        string   `hcl:"batch_bytes,optional"`        // default 1MiB; fetches ask for at most min(this, 256KiB)
+	BatchBytes        string   `hcl:"batch_bytes,optional"`        // default 1MiB; fetches ask for at most min(this, 128KiB)
 	FetchMaxWait      string   `hcl:"fetch_max_wait,optional"`     // default 500ms
 	FetchBudget       string   `hcl:"fetch_budget,optional"`       // default 16MiB: fetched-but-not-emitted data, all partitions
 	ClientID          string   `hcl:"client_id,optional"`          // default logpipe
