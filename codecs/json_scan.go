@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -92,7 +93,8 @@ const (
 
 // skipStringPlain returns the index of the first byte at or after i that ends a run of
 // plain string content: a quote, a backslash or a control character (len(b) if none). It
-// tests eight bytes at a time (SWAR): a word is skipped when none of its bytes is special.
+// tests eight bytes at a time (SWAR): a word is skipped when none of its bytes is special,
+// and otherwise the lowest flagged byte is the first special one (see swarStop).
 func skipStringPlain(b []byte, i int) int {
 	for i+8 <= len(b) {
 		x := binary.LittleEndian.Uint64(b[i:])
@@ -100,8 +102,8 @@ func skipStringPlain(b []byte, i int) int {
 		s := x ^ ('\\' * swarLo)
 		// (v - 0x01..) &^ v & 0x80.. is non-zero iff some byte of v is zero; with 0x20..
 		// in place of 0x01.., iff some byte is below 0x20.
-		if ((q-swarLo)&^q|(s-swarLo)&^s|(x-0x20*swarLo)&^x)&swarHi != 0 {
-			break
+		if m := ((q-swarLo)&^q | (s-swarLo)&^s | (x-0x20*swarLo)&^x) & swarHi; m != 0 {
+			return i + swarStop(m)
 		}
 		i += 8
 	}
@@ -111,6 +113,12 @@ func skipStringPlain(b []byte, i int) int {
 	return i
 }
 
+// swarStop returns the index within its word of the first flagged byte of the non-zero mask
+// m. The tests above flag bytes exactly up to the first true one (the subtraction's borrow
+// only runs towards higher bytes, so false flags appear only above it), and the word was
+// loaded little-endian, so the lowest flag is the first byte in memory.
+func swarStop(m uint64) int { return bits.TrailingZeros64(m) >> 3 }
+
 // skipPlainASCII returns the index of the first byte at or after i that AppendQuoted cannot
 // copy as it is (see plainASCII; len(b) if none), testing eight bytes at a time as
 // skipStringPlain does, bytes from 0x80 up included.
@@ -119,8 +127,8 @@ func skipPlainASCII(b []byte, i int) int {
 		x := binary.LittleEndian.Uint64(b[i:])
 		q := x ^ ('"' * swarLo)
 		s := x ^ ('\\' * swarLo)
-		if ((q-swarLo)&^q|(s-swarLo)&^s|(x-0x20*swarLo)&^x|x)&swarHi != 0 {
-			break
+		if m := ((q-swarLo)&^q | (s-swarLo)&^s | (x-0x20*swarLo)&^x | x) & swarHi; m != 0 {
+			return i + swarStop(m)
 		}
 		i += 8
 	}
