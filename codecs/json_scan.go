@@ -1022,3 +1022,12 @@ func Members(raw []byte, fn func(rawKey, value []byte) bool) bool {
 func KeyIs(rawKey []byte, key string) bool {
 	return len(rawKey) >= 2 && keyEquals(rawKey, sbytes(key))
 }
+
+// SkipValue returns the index just past the JSON value that starts at b[i] (no leading
+// whitespace), or -1 when b[i:] does not start with a well-formed value. Like ValidObject,
+// it does not check that strings are valid UTF-8.
+func SkipValue(b []byte, i int) int { return skipValue(b, i, 0) }
+
+// SkipSpace returns the index of the first byte at or after i that is not JSON whitespace
+// (len(b) if none).
+func SkipSpace(b []byte, i int) int { return skipWS(b, i) }

@@ -308,22 +308,29 @@ func (w *Writer) appendURL(o *obj, r *Record) {
 	}
 	path = rest
 	if len(path) > 0 {
-		w.scratch = percentDecode(w.scratch[:0], path)
-		o.str("path", w.scratch)
-		dec := w.scratch
+		dec := w.percentDecoded(path)
+		o.str("path", dec)
 		slash := bytes.LastIndexByte(dec, '/')
 		if dot := bytes.LastIndexByte(dec, '.'); dot > slash && dot < len(dec)-1 {
 			o.str("extension", dec[dot+1:])
 		}
 	}
 	if hasQuery && len(query) > 0 {
-		w.scratch = percentDecode(w.scratch[:0], query)
-		o.str("query", w.scratch)
+		o.str("query", w.percentDecoded(query))
 	}
 	if hasFrag && len(frag) > 0 {
-		w.scratch = percentDecode(w.scratch[:0], frag)
-		o.str("fragment", w.scratch)
+		o.str("fragment", w.percentDecoded(frag))
 	}
+}
+
+// percentDecoded returns b with its %XX escapes decoded: b itself when it has none (most
+// paths), else the decoded copy in w.scratch, valid until the next call.
+func (w *Writer) percentDecoded(b []byte) []byte {
+	if bytes.IndexByte(b, '%') < 0 {
+		return b
+	}
+	w.scratch = percentDecode(w.scratch[:0], b)
+	return w.scratch
 }
 
 // splitAbsolute splits an absolute URL "scheme://[user@]host[:port]/rest" (as in proxy
@@ -371,17 +378,20 @@ func splitAbsolute(u []byte) (scheme, host []byte, port int32, rest []byte, ok b
 // percentDecode appends b to dst with %XX escapes decoded; a '%' not followed by two hex
 // digits is kept as written.
 func percentDecode(dst, b []byte) []byte {
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if c == '%' && i+2 < len(b) {
-			h, l := codecs.Unhex(b[i+1]), codecs.Unhex(b[i+2])
-			if h >= 0 && l >= 0 {
+	for {
+		i := bytes.IndexByte(b, '%')
+		if i < 0 {
+			return append(dst, b...)
+		}
+		dst = append(dst, b[:i]...)
+		if i+2 < len(b) {
+			if h, l := codecs.Unhex(b[i+1]), codecs.Unhex(b[i+2]); h >= 0 && l >= 0 {
 				dst = append(dst, byte(h<<4|l))
-				i += 2
+				b = b[i+3:]
 				continue
 			}
 		}
-		dst = append(dst, c)
+		dst = append(dst, '%')
+		b = b[i+1:]
 	}
-	return dst
 }

@@ -562,8 +562,6 @@ func (f *Filter) unquote(raw []byte) []byte {
 	return f.msg
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
 // topInfo is what one scan of a document's top level finds.
 type topInfo struct {
 	present        uint32 // bit g: the document has a member named groupNames[g]
@@ -575,22 +573,24 @@ type topInfo struct {
 }
 
 // scanTop scans the members of the object doc once. ok is false when doc is not a
-// well-formed object (as far as member boundaries go; the codecs toolkit, which edits
-// documents, checks the rest).
+// well-formed JSON object (UTF-8 aside).
 func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 	top = topInfo{tsStart: -1, tsEnd: -1, fStart: -1, fEnd: -1, mStart: -1, mEnd: -1}
-	i := skipSpace(doc, 0)
+	i := codecs.SkipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
 		return top, false
 	}
-	i = skipSpace(doc, i+1)
+	i = codecs.SkipSpace(doc, i+1)
 	if i < len(doc) && doc[i] == '}' {
 		top.close, top.empty = i, true
-		return top, skipSpace(doc, i+1) == len(doc)
+		return top, codecs.SkipSpace(doc, i+1) == len(doc)
 	}
 	for {
 		ks := i
-		i = skipStr(doc, i)
+		if i >= len(doc) || doc[i] != '"' {
+			return top, false
+		}
+		i = codecs.SkipValue(doc, i)
 		if i < 0 {
 			return top, false
 		}
@@ -601,12 +601,12 @@ func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 				key = k
 			}
 		}
-		i = skipSpace(doc, i)
+		i = codecs.SkipSpace(doc, i)
 		if i >= len(doc) || doc[i] != ':' {
 			return top, false
 		}
-		vs := skipSpace(doc, i+1)
-		i = skipVal(doc, vs)
+		vs := codecs.SkipSpace(doc, i+1)
+		i = codecs.SkipValue(doc, vs)
 		if i < 0 {
 			return top, false
 		}
@@ -622,18 +622,18 @@ func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 		if g, ok := groupOf(key); ok {
 			top.present |= 1 << g
 		}
-		i = skipSpace(doc, i)
+		i = codecs.SkipSpace(doc, i)
 		if i >= len(doc) {
 			return top, false
 		}
 		if doc[i] == '}' {
 			top.close = i
-			return top, skipSpace(doc, i+1) == len(doc)
+			return top, codecs.SkipSpace(doc, i+1) == len(doc)
 		}
 		if doc[i] != ',' {
 			return top, false
 		}
-		i = skipSpace(doc, i+1)
+		i = codecs.SkipSpace(doc, i+1)
 	}
 }
 
@@ -667,80 +667,4 @@ func groupOf(key []byte) (group, bool) {
 		return gEvent, true
 	}
 	return 0, false
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	return i
-}
-
-// skipStr returns the index after the string at b[i], or -1.
-func skipStr(b []byte, i int) int {
-	if i >= len(b) || b[i] != '"' {
-		return -1
-	}
-	i++
-	for {
-		q := bytes.IndexByte(b[i:], '"')
-		if q < 0 {
-			return -1
-		}
-		q += i
-		// The quote ends the string unless an odd number of backslashes precede it.
-		n := 0
-		for j := q - 1; j >= i && b[j] == '\\'; j-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1
-		}
-		i = q + 1
-	}
-}
-
-// skipVal returns the index after the value at b[i], or -1. It checks the structure
-// (brackets and strings) only, enough to find member boundaries; the codecs toolkit that
-// edits the document validates the rest.
-func skipVal(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipStr(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = skipStr(b, i)
-				if i < 0 {
-					return -1
-				}
-				i--
-			case '{', '[':
-				depth++
-				if depth > codecs.MaxDepth {
-					return -1
-				}
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return -1
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isSpace(b[j]) {
-			j++
-		}
-		if j == i {
-			return -1
-		}
-		return j
-	}
 }

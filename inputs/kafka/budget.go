@@ -15,7 +15,7 @@ const msgOverhead = 160
 const minReserve = 64 << 10
 
 // firstReserveShare is the smallest reservation of a partition's first fetch (once the
-// input's first fetch is done), as a share of the budget (1 MiB of the default 16 MiB): an
+// input's first fetch is done), as a share of the budget (256 KiB of the default 4 MiB): an
 // idle topic's partitions start fetching 16 at a time, not one after the other.
 const firstReserveShare = 16
 

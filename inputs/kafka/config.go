@@ -25,7 +25,7 @@ type Config struct {
 	BatchEvents       int      `hcl:"batch_events,optional"`       // default 1024
 	BatchBytes        string   `hcl:"batch_bytes,optional"`        // default 1MiB; fetches ask for at most min(this, 128KiB)
 	FetchMaxWait      string   `hcl:"fetch_max_wait,optional"`     // default 500ms
-	FetchBudget       string   `hcl:"fetch_budget,optional"`       // default 16MiB: fetched-but-not-emitted data, all partitions
+	FetchBudget       string   `hcl:"fetch_budget,optional"`       // default 4MiB: fetched-but-not-emitted data, all partitions
 	ClientID          string   `hcl:"client_id,optional"`          // default logpipe
 	SessionTimeout    string   `hcl:"session_timeout,optional"`    // default 10s
 	RebalanceTimeout  string   `hcl:"rebalance_timeout,optional"`  // default 10s
@@ -49,14 +49,19 @@ type Config struct {
 
 // Defaults of the optional attributes.
 const (
-	DefaultStartOffset       = "earliest"
-	DefaultCodec             = "json"
-	DefaultCommitInterval    = "1s"
-	DefaultMaxInFlight       = 8
-	DefaultBatchEvents       = 1024
-	DefaultBatchBytes        = "1MiB"
-	DefaultFetchMaxWait      = "500ms"
-	DefaultFetchBudget       = "16MiB"
+	DefaultStartOffset    = "earliest"
+	DefaultCodec          = "json"
+	DefaultCommitInterval = "1s"
+	DefaultMaxInFlight    = 8
+	DefaultBatchEvents    = 1024
+	DefaultBatchBytes     = "1MiB"
+	DefaultFetchMaxWait   = "500ms"
+	// DefaultFetchBudget is about four fetches of decoded records: enough to keep the
+	// pipeline fed (one fetch takes a few milliseconds; the pipeline needs several to
+	// process it), small enough that the records waiting for the queue do not make the
+	// indexer's memory grow with the partitions. With 16 MiB the indexer's peak RSS at
+	// full speed rose from 111 MiB with 3 partitions to 154-160 MiB with 16 and 64.
+	DefaultFetchBudget       = "4MiB"
 	DefaultClientID          = "logpipe"
 	DefaultSessionTimeout    = "10s"
 	DefaultRebalanceTimeout  = "10s"

@@ -397,7 +397,7 @@ func TestConfigValidate(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.CommitEvery != time.Second || cfg.BatchByteLimit != 1<<20 || cfg.Partitions != 3 || cfg.ReplicationFactor != 2 || cfg.FetchBudgetBytes != 16<<20 {
+	if cfg.CommitEvery != time.Second || cfg.BatchByteLimit != 1<<20 || cfg.Partitions != 3 || cfg.ReplicationFactor != 2 || cfg.FetchBudgetBytes != 4<<20 {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 	bad := DefaultConfig()

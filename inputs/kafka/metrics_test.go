@@ -97,10 +97,14 @@ func TestMetricsLagAndLatency(t *testing.T) {
 	if got, _ := gaugeOf(t, fams, "logpipe_kafka_assigned_partitions", ""); got != 2 {
 		t.Errorf("assigned partitions %v, want 2", got)
 	}
-	if got, _ := gaugeOf(t, fams, "logpipe_kafka_fetch_budget_bytes", ""); got != 16<<20 {
-		t.Errorf("fetch budget %v, want the default 16 MiB", got)
+	budget, err := pipeline.ParseBytes(DefaultFetchBudget)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got, ok := gaugeOf(t, fams, "logpipe_kafka_fetch_buffered_bytes", ""); !ok || got < 0 || got > 16<<20 {
+	if got, _ := gaugeOf(t, fams, "logpipe_kafka_fetch_budget_bytes", ""); got != float64(budget) {
+		t.Errorf("fetch budget %v, want the default %s", got, DefaultFetchBudget)
+	}
+	if got, ok := gaugeOf(t, fams, "logpipe_kafka_fetch_buffered_bytes", ""); !ok || got < 0 || got > float64(budget) {
 		t.Errorf("fetch buffered bytes %v (exported %v), want between 0 and the budget", got, ok)
 	}
 	var h *dto.Histogram

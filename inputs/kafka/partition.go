@@ -292,8 +292,17 @@ func (p *partition) fetch(ctx context.Context, conn *fetchConn, off int64) (int,
 	if !ok {
 		return 0, off, &emitError{ctx.Err()}
 	}
+	// The fetch buffer goes back to the pool as soon as the chunk's last batch is decoded
+	// (the documents are copies): a partition waiting for room in the pipeline's queue
+	// holds its decoded batch, not the fetched records as well.
 	fb := p.in.fetchBufs.get()
-	defer p.in.fetchBufs.put(fb)
+	decoded := func() {
+		if fb != nil {
+			p.in.fetchBufs.put(fb)
+			fb = nil
+		}
+	}
+	defer decoded()
 	res, rerr := conn.fetch(fb, p.topic, p.id, off, min(cfg.BatchByteLimit, fetchMaxBytes), cfg.FetchWait)
 	msgs := fb.recs
 	pos := res.next
@@ -321,7 +330,7 @@ func (p *partition) fetch(ctx context.Context, conn *fetchConn, off int64) (int,
 			pos = max(pos, last)
 		}
 		// emitChunk releases the budget of each batch the pipeline took; the rest here.
-		released, err := p.emitChunk(ctx, msgs, pos)
+		released, err := p.emitChunk(ctx, msgs, pos, decoded)
 		budget.release(held - released)
 		if err != nil {
 			return 0, off, err
@@ -373,9 +382,10 @@ func (f *fetchBufs) put(b *fetchBuf) {
 }
 
 // emitChunk decodes msgs into batches of at most batch_events events and about
-// batch_bytes bytes; the last batch ends at pos. It releases the fetch budget of each
-// batch once emit returned, and returns the bytes released.
-func (p *partition) emitChunk(ctx context.Context, msgs []record, pos int64) (int64, error) {
+// batch_bytes bytes; the last batch ends at pos. It calls decoded once the last batch is
+// decoded (msgs must not be read after that), releases the fetch budget of each batch once
+// emit returned, and returns the bytes released.
+func (p *partition) emitChunk(ctx context.Context, msgs []record, pos int64, decoded func()) (int64, error) {
 	cfg := p.in.cfg
 	released := int64(0)
 	for start := 0; start < len(msgs); {
@@ -393,6 +403,9 @@ func (p *partition) emitChunk(ctx context.Context, msgs []record, pos int64) (in
 			batchEnd = pos
 		}
 		events, first, last := p.decode(msgs[start:end], size)
+		if end == len(msgs) {
+			decoded()
+		}
 		tr := p.tracker.Load()
 		batchEnd = max(batchEnd, p.emittedEnd) // never below an earlier batch's end
 		tk := tr.Add(batchEnd)
