@@ -18,9 +18,9 @@ import (
 
 // The documented memory bound of `logpipe index` with the packaged defaults (see
 // inputs/kafka/README.md, "Memory"): the live data is at most the two queues (input ->
-// outputs, and the output's own; queue.bytes each), the kafka input's fetch_budget, and
-// the Elasticsearch output's requests (workers + 1 request bodies of batch_bytes, plus the
-// events of the batch being built and of the requests in flight, batch_bytes each);
+// outputs, and the output's own; queue.bytes each), the kafka input's fetch_budget and the
+// fetch buffers it keeps, and the Elasticsearch output's requests (workers + 1 request
+// bodies of batch_bytes, plus the pipeline batch being copied into them);
 // the heap peaks at about 1.25 times the live data (the collector's default target of
 // 25 %); the bound allows twice the live data, plus the runtime, stacks and binary.
 const (
@@ -28,7 +28,9 @@ const (
 	memFetchBudget  = 4 << 20  // fetch_budget
 	memESBatchBytes = 5 << 20  // elasticsearch batch_bytes
 	memESWorkers    = 2        // elasticsearch workers
-	memLive         = 2*memQueueBytes + memFetchBudget + (memESWorkers+1)*memESBatchBytes + (memESWorkers+1)*memESBatchBytes
+	memFetchBufs    = 4 * 3 << 19 // four idle fetch buffers of about 1.5 MiB
+	memBatch        = 2 << 20     // a batch of 1 MiB of decoded documents, filtered
+	memLive         = 2*memQueueBytes + memFetchBudget + memFetchBufs + (memESWorkers+1)*memESBatchBytes + memBatch
 	memRuntime      = 32 << 20
 	memBound        = 2*memLive + memRuntime
 )

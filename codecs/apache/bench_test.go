@@ -78,3 +78,24 @@ func BenchmarkFilterEnrich(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScanTop measures the filter's scan of the top level of the testdata access
+// lines as the kafka input decodes them (about 900 bytes each, nested log, agent and host
+// objects, escaped quotes in the message).
+func BenchmarkScanTop(b *testing.B) {
+	evs := benchWireEvents(b)
+	size := 0
+	for i := range evs {
+		size += len(evs[i].Doc)
+	}
+	b.SetBytes(int64(size / len(evs)))
+	i := 0
+	for b.Loop() {
+		if _, ok := scanTop(evs[i].Doc, "message"); !ok {
+			b.Fatal("scan failed")
+		}
+		if i++; i == len(evs) {
+			i = 0
+		}
+	}
+}

@@ -343,11 +343,20 @@ func (p *partition) fetch(ctx context.Context, conn *fetchConn, off int64) (int,
 }
 
 // fetchBufs is a pool of the buffers fetches read into (fetchBuf), shared by the partitions
-// of an input. A fetch of 128 KiB of compressed records holds a thousand of records and
-// megabytes of decompressed batches: buffers kept per partition would hold that much for
-// every idle partition. The pool holds them only while fetches use them (the collector
-// reclaims idle ones).
-type fetchBufs struct{ pool sync.Pool }
+// of an input. A fetch of 128 KiB of compressed records holds a thousand records and a
+// megabyte or more of decompressed batches: buffers kept per partition would hold that much
+// for every idle partition. The pool keeps at most maxIdleFetchBufs buffers between
+// fetches, whatever the number of partitions, and keeps them across collections: a
+// sync.Pool dropped them at every other collection, and each new buffer grew again by
+// doubling, which made the decompression the indexer's second largest allocation.
+type fetchBufs struct {
+	mu   sync.Mutex
+	idle []*fetchBuf
+}
+
+// maxIdleFetchBufs is how many buffers the pool keeps: about what the default fetch
+// budget lets run at once.
+const maxIdleFetchBufs = 4
 
 // Buffers that grew beyond these (records much smaller, or batches much larger, than
 // usual) are let go rather than kept.
@@ -357,7 +366,12 @@ const (
 )
 
 func (f *fetchBufs) get() *fetchBuf {
-	if b, ok := f.pool.Get().(*fetchBuf); ok {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.idle); n > 0 {
+		b := f.idle[n-1]
+		f.idle[n-1] = nil
+		f.idle = f.idle[:n-1]
 		return b
 	}
 	return &fetchBuf{recs: make([]record, 0, 1024)}
@@ -378,7 +392,11 @@ func (f *fetchBufs) put(b *fetchBuf) {
 		b.dec = nil
 	}
 	b.raw, b.dec = b.raw[:0], b.dec[:0]
-	f.pool.Put(b)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.idle) < maxIdleFetchBufs {
+		f.idle = append(f.idle, b)
+	}
 }
 
 // emitChunk decodes msgs into batches of at most batch_events events and about

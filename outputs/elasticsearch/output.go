@@ -303,6 +303,9 @@ func (o *Output) batcher() {
 					}
 				}
 			}
+			// Every document is in a request body now, which retries and dead-letter
+			// entries read: the batch's own buffers can go back to their pool.
+			b.Copied()
 		case <-timer.C:
 			if !flush() {
 				return

@@ -96,9 +96,15 @@ func newOutReg(t testing.TB, hosts []string, mod func(c *Config), log *zap.Logge
 var day1 = time.Date(2026, 11, 20, 23, 59, 59, 0, time.UTC)
 
 // docBatch makes n document events of partition p starting at offset off; event i has id
-// "id-<p>-<offset>" unless noID, and @timestamp day1 + i seconds.
+// "id-<p>-<offset>" unless noID, and @timestamp day1 + i seconds. The documents live in one
+// pooled buffer that the batch recycles, as the kafka input's do: in race builds it is
+// poisoned when it goes back to the pool (after the output's Copied), so a retry or a
+// dead-letter entry that read the events' bytes instead of the request body would fail the
+// test.
 func docBatch(p int32, off int64, n int, noID bool, acked *atomic.Int64) *pipeline.Batch {
 	evs := make([]pipeline.Event, n)
+	pool := &pipeline.Buffers{}
+	buf := pool.Get(n * 128)
 	for i := range evs {
 		o := off + int64(i)
 		ts := day1.Add(time.Duration(o) * time.Second)
@@ -106,14 +112,18 @@ func docBatch(p int32, off int64, n int, noID bool, acked *atomic.Int64) *pipeli
 		if !noID {
 			e.ID = fmt.Sprintf("id-%d-%d", p, o)
 		}
-		e.Doc = fmt.Appendf(nil, `{"@timestamp":%q,"message":"line %d of partition %d","n":%d}`, ts.Format("2006-01-02T15:04:05.000Z"), o, p, o)
+		start := len(buf)
+		buf = fmt.Appendf(buf, `{"@timestamp":%q,"message":"line %d of partition %d","n":%d}`, ts.Format("2006-01-02T15:04:05.000Z"), o, p, o)
+		e.Doc = buf[start:len(buf):len(buf)]
 		evs[i] = e
 	}
-	return pipeline.NewBatch(fmt.Sprintf("kafka_test/%d", p), evs, func() {
+	b := pipeline.NewBatch(fmt.Sprintf("kafka_test/%d", p), evs, func() {
 		if acked != nil {
 			acked.Add(1)
 		}
 	})
+	b.Recycle(pool, buf)
+	return b
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
