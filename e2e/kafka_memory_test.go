@@ -24,10 +24,10 @@ import (
 // the heap peaks at about 1.25 times the live data (the collector's default target of
 // 25 %); the bound allows twice the live data, plus the runtime, stacks and binary.
 const (
-	memQueueBytes   = 16 << 20 // queue.bytes
-	memFetchBudget  = 4 << 20  // fetch_budget
-	memESBatchBytes = 5 << 20  // elasticsearch batch_bytes
-	memESWorkers    = 2        // elasticsearch workers
+	memQueueBytes   = 16 << 20    // queue.bytes
+	memFetchBudget  = 4 << 20     // fetch_budget
+	memESBatchBytes = 5 << 20     // elasticsearch batch_bytes
+	memESWorkers    = 2           // elasticsearch workers
 	memFetchBufs    = 4 * 3 << 19 // four idle fetch buffers of about 1.5 MiB
 	memBatch        = 2 << 20     // a batch of 1 MiB of decoded documents, filtered
 	memLive         = 2*memQueueBytes + memFetchBudget + memFetchBufs + (memESWorkers+1)*memESBatchBytes + memBatch
