@@ -331,15 +331,7 @@ func BenchmarkEncodeLine(b *testing.B) {
 }
 
 func BenchmarkDecode(b *testing.B) {
-	wire := NewJSONEncoder(testAgent).Encode(nil, lineEvent())
-	dec := NewJSONDecoder()
-	buf := make([]byte, 0, 4096)
-	var e pipeline.Event
-	b.ReportAllocs()
-	b.SetBytes(int64(len(wire)))
-	for b.Loop() {
-		buf = dec.Decode(buf[:0], wire, tsSample, &e)
-	}
+	benchDecodeWire(b, NewJSONEncoder(testAgent).Encode(nil, lineEvent()))
 }
 
 func BenchmarkLookup(b *testing.B) {
