@@ -1,6 +1,7 @@
 package codecs
 
 import (
+	"encoding/binary"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -190,6 +191,7 @@ func appendFile(dst []byte, f *pipeline.FileOrigin) []byte {
 //
 // A JSONDecoder keeps a scratch buffer: use one per goroutine.
 type JSONDecoder struct {
+	top     []byte // the TopIndex of the document being written
 	scratch []byte // the message with invalid UTF-8 replaced
 	id      []byte // the decoded _id
 	oneLine []byte // the message with line breaks outside strings made spaces
@@ -206,9 +208,11 @@ func NewJSONDecoder() *JSONDecoder { return &JSONDecoder{} }
 // "_@timestamp", @timestamp becomes recordTime and the tag "_timestampparsefailure" is
 // added. Invalid UTF-8 in the message is replaced by U+FFFD. Anything that is not a JSON
 // object becomes {"@timestamp":<recordTime>,"message":<the raw text>,
-// "tags":["_jsonparsefailure"]}. e.Doc points into the returned slice.
+// "tags":["_jsonparsefailure"]}. e.Doc points into the returned slice; so does e.Top, the
+// TopIndex of the document, written after it (none for the two failure forms).
 func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.Event) []byte {
-	e.ID = ""
+	e.ID, e.Top = "", nil
+	d.top = d.top[:0]
 	start := len(dst)
 	raw := msg
 	open := openBrace(msg)
@@ -262,9 +266,7 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 						dst = append(dst, ',')
 					}
 					first = false
-					dst = append(dst, `"@timestamp":"`...)
-					dst = AppendTimestamp(dst, t)
-					dst = append(dst, '"')
+					dst = d.appendTimestamp(dst, start, t)
 					continue
 				}
 			} else {
@@ -282,7 +284,9 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 			dst = append(dst, ',')
 		}
 		first = false
+		ks := len(dst) - start
 		dst = append(dst, msg[m.keyStart:m.valEnd]...)
+		d.top = appendTopMember(d.top, ks, ks+m.keyEnd-m.keyStart, ks+m.valStart-m.keyStart, ks+m.valEnd-m.keyStart)
 	}
 	if it.bad || skipWS(msg, it.close+1) != len(msg) {
 		// not one well-formed object: the member walk validated every value on the way
@@ -293,15 +297,31 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 		if !first {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `"@timestamp":"`...)
-		dst = AppendTimestamp(dst, e.Timestamp)
-		dst = append(dst, '"')
+		dst = d.appendTimestamp(dst, start, e.Timestamp)
 	}
 	dst = append(dst, '}')
 	if tsState == 2 {
+		// The tag moves members: no index.
 		dst = append(dst[:start], AppendTag(dst[start:], "_timestampparsefailure")...)
+		e.Doc = dst[start:len(dst):len(dst)]
+		return dst
 	}
-	e.Doc = dst[start:len(dst):len(dst)]
+	end := len(dst)
+	dst = append(dst, d.top...)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(end-start))
+	e.Doc, e.Top = dst[start:end:end], dst[end:len(dst):len(dst)]
+	return dst
+}
+
+// appendTimestamp appends the member "@timestamp":"<t>" of the document that starts at
+// dst[start], and adds it to the index.
+func (d *JSONDecoder) appendTimestamp(dst []byte, start int, t time.Time) []byte {
+	ks := len(dst) - start
+	dst = append(dst, `"@timestamp":"`...)
+	dst = AppendTimestamp(dst, t)
+	dst = append(dst, '"')
+	const key = len(`"@timestamp"`)
+	d.top = appendTopMember(d.top, ks, ks+key, ks+key+1, len(dst)-start)
 	return dst
 }
 

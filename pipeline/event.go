@@ -65,8 +65,13 @@ type Event struct {
 	ID string
 	// Message is the line without its ending (line events only).
 	Message []byte
-	// Doc is the JSON object of a document event, without @metadata.
+	// Doc is the JSON object of a document event, without @metadata. Set it with SetDoc,
+	// which forgets Top.
 	Doc []byte
+	// Top is an index of Doc's top-level members written by the decoder that wrote Doc
+	// (see codecs.TopIndex), so that a filter finds them without walking Doc again; nil
+	// when there is none. It belongs to Doc: whoever sets Doc sets Top (SetDoc makes it nil).
+	Top []byte
 	// File is the origin of a line event; nil otherwise.
 	File *FileOrigin
 	// Offset is the byte offset of the line in its file, or the Kafka offset of the record.
@@ -81,11 +86,14 @@ type Event struct {
 	Fields *InputFields
 }
 
+// SetDoc makes doc the event's document, without an index of its members (Top).
+func (e *Event) SetDoc(doc []byte) { e.Doc, e.Top = doc, nil }
+
 // eventOverhead approximates the fixed memory cost of an Event besides its byte slices.
 const eventOverhead = 128
 
 // Size is the approximate memory an event holds, used to bound queues in bytes.
-func (e *Event) Size() int { return eventOverhead + len(e.Message) + len(e.Doc) }
+func (e *Event) Size() int { return eventOverhead + len(e.Message) + len(e.Doc) + len(e.Top) }
 
 // Batch is a run of events from one ordering domain (one file, one Kafka partition), in the
 // order they were read, sharing one acknowledgement.

@@ -90,7 +90,7 @@ func (f *InputFields) apply(b *Batch, merge DocFieldsFunc) {
 		}
 		s := len(buf)
 		buf, scratch = merge(buf, scratch, e.Doc, f)
-		e.Doc = buf[s:len(buf):len(buf)]
+		e.SetDoc(buf[s:len(buf):len(buf)])
 	}
 	if buf != nil {
 		b.bytes = 0

@@ -20,7 +20,8 @@ type Encoder interface {
 //
 // Decode appends the event's JSON object (without "@metadata") to dst, points e.Doc at it,
 // sets e.ID from @metadata._id when present and e.Timestamp from @timestamp (recordTime when
-// absent or unparsable), and returns the extended dst. It never fails and never drops: a
+// absent or unparsable), and returns the extended dst. It may append an index of the
+// object's members after it and point e.Top at that (nil otherwise). It never fails and never drops: a
 // message that is not a JSON object becomes {"@timestamp":...,"message":<raw text>,
 // "tags":["_jsonparsefailure"]} (Logstash's convention).
 type Decoder interface {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/logpipe/logpipe/pipeline"
@@ -97,5 +98,39 @@ func BenchmarkScanTop(b *testing.B) {
 		if i++; i == len(evs) {
 			i = 0
 		}
+	}
+}
+
+// BenchmarkFilterDecoded runs the filter over the testdata access lines as the kafka input
+// decodes them, with the decoder's index of the top-level members (as in `logpipe index`)
+// and without it (the document walked instead).
+func BenchmarkFilterDecoded(b *testing.B) {
+	src := benchWireEvents(b)
+	if len(src) > 256 {
+		src = src[:256]
+	}
+	for _, withIndex := range []bool{true, false} {
+		name := "index"
+		if !withIndex {
+			name = "scan"
+		}
+		b.Run(name, func(b *testing.B) {
+			in := slices.Clone(src)
+			for i := range in {
+				if !withIndex {
+					in[i].Top = nil
+				}
+			}
+			f := newFilter(b, DefaultConfig())
+			evs := make([]pipeline.Event, len(in))
+			batch := &pipeline.Batch{}
+			b.ReportAllocs()
+			for b.Loop() {
+				copy(evs, in)
+				batch.Events = evs
+				f.Process(batch)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(in)), "ns/event")
+		})
 	}
 }

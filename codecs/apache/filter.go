@@ -227,7 +227,7 @@ func (f *Filter) Process(b *pipeline.Batch) {
 				continue
 			}
 		}
-		e.Doc = out[start:len(out):len(out)]
+		e.SetDoc(out[start:len(out):len(out)])
 		rewritten = rewritten && e.Message == nil
 		kept = append(kept, e)
 	}
@@ -363,8 +363,14 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 	start = len(out)
 
 	// One scan of the top level finds the field, @timestamp, message and the members the
-	// output shares with the document.
-	top, okTop := scanTop(doc, f.cfg.Field)
+	// output shares with the document; the decoder's index of the members saves it.
+	var top topInfo
+	var okTop bool
+	if idx, ok := codecs.TopOf(e); ok && e.Doc != nil {
+		top, okTop = indexedTop(doc, idx, f.cfg.Field)
+	} else {
+		top, okTop = scanTop(doc, f.cfg.Field)
+	}
 	var msg []byte
 	switch {
 	case !okTop:
@@ -594,13 +600,7 @@ func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 		if i < 0 {
 			return top, false
 		}
-		key := doc[ks+1 : i-1]
-		var kbuf [32]byte
-		if bytes.IndexByte(key, '\\') >= 0 {
-			if k, err := codecs.AppendUnquoted(kbuf[:0], doc[ks:i]); err == nil {
-				key = k
-			}
-		}
+		ke := i
 		i = codecs.SkipSpace(doc, i)
 		if i >= len(doc) || doc[i] != ':' {
 			return top, false
@@ -610,18 +610,7 @@ func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 		if i < 0 {
 			return top, false
 		}
-		if string(key) == "@timestamp" && top.tsStart < 0 {
-			top.tsStart, top.tsEnd = vs, i
-		}
-		if string(key) == field && top.fStart < 0 {
-			top.fStart, top.fEnd = vs, i
-		}
-		if string(key) == "message" && top.mStart < 0 {
-			top.mStart, top.mEnd = vs, i
-		}
-		if g, ok := groupOf(key); ok {
-			top.present |= 1 << g
-		}
+		top.member(doc[ks:ke], vs, i, field)
 		i = codecs.SkipSpace(doc, i)
 		if i >= len(doc) {
 			return top, false
@@ -635,6 +624,54 @@ func scanTop(doc []byte, field string) (top topInfo, ok bool) {
 		}
 		i = codecs.SkipSpace(doc, i+1)
 	}
+}
+
+// member notes the member whose raw (quoted) key is rawKey and whose value is
+// doc[vs:ve].
+func (top *topInfo) member(rawKey []byte, vs, ve int, field string) {
+	key := rawKey[1 : len(rawKey)-1]
+	var kbuf [32]byte
+	if bytes.IndexByte(key, '\\') >= 0 {
+		if k, err := codecs.AppendUnquoted(kbuf[:0], rawKey); err == nil {
+			key = k
+		}
+	}
+	if string(key) == "@timestamp" && top.tsStart < 0 {
+		top.tsStart, top.tsEnd = vs, ve
+	}
+	if string(key) == field && top.fStart < 0 {
+		top.fStart, top.fEnd = vs, ve
+	}
+	if string(key) == "message" && top.mStart < 0 {
+		top.mStart, top.mEnd = vs, ve
+	}
+	if g, ok := groupOf(key); ok {
+		top.present |= 1 << g
+	}
+}
+
+// indexedTop is scanTop for a document that comes with the decoder's index of its members
+// (codecs.TopIndex): the members are read from the index, not found by walking the
+// document. ok is false when the index does not describe an object of this document (its
+// offsets out of order or not at a quote), which a document edited without SetDoc would
+// show.
+func indexedTop(doc []byte, idx codecs.TopIndex, field string) (top topInfo, ok bool) {
+	top = topInfo{tsStart: -1, tsEnd: -1, fStart: -1, fEnd: -1, mStart: -1, mEnd: -1}
+	n := len(doc)
+	if n < 2 || doc[0] != '{' || doc[n-1] != '}' {
+		return top, false
+	}
+	top.close, top.empty = n-1, idx.Len() == 0
+	prev := 1
+	for i := range idx.Len() {
+		ks, ke, vs, ve := idx.Member(i)
+		if ks < prev || ke < ks+2 || vs < ke || ve <= vs || ve >= n || doc[ks] != '"' || doc[ke-1] != '"' {
+			return top, false
+		}
+		top.member(doc[ks:ke], vs, ve, field)
+		prev = ve
+	}
+	return top, true
 }
 
 // groupOf returns the group named key (see groupNames). A switch on the name costs a few

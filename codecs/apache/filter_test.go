@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -442,5 +443,52 @@ func TestFilterAllocationsEnriched(t *testing.T) {
 	}
 	if got := decode(t, b.Events[1].Doc); got["source.geo.city_name"] != "Linköping" || got["@timestamp"] != "2011-09-09T10:42:29.902+02:00" {
 		t.Errorf("not enriched: %s", b.Events[1].Doc)
+	}
+}
+
+// TestIndexedTopMatchesScan: for documents the json decoder wrote, reading the members from
+// its index finds what walking the document finds, and the filter writes the same
+// documents either way; an index that does not fit the document is refused.
+func TestIndexedTopMatchesScan(t *testing.T) {
+	evs := benchWireEvents(t)
+	for i := range evs {
+		e := &evs[i]
+		idx, ok := codecs.TopOf(e)
+		if !ok {
+			t.Fatalf("event %d: no index", i)
+		}
+		for _, field := range []string{"message", "log", "nope"} {
+			got, gotOK := indexedTop(e.Doc, idx, field)
+			want, wantOK := scanTop(e.Doc, field)
+			if got != want || gotOK != wantOK {
+				t.Fatalf("event %d, field %q: indexed %+v %v, scanned %+v %v", i, field, got, gotOK, want, wantOK)
+			}
+		}
+	}
+	withIndex := pipeline.NewBatch("t/0", slices.Clone(evs), nil)
+	noIndex := pipeline.NewBatch("t/0", slices.Clone(evs), nil)
+	for i := range noIndex.Events {
+		noIndex.Events[i].Top = nil
+	}
+	newFilter(t, DefaultConfig()).Process(withIndex)
+	newFilter(t, DefaultConfig()).Process(noIndex)
+	for i := range withIndex.Events {
+		if !bytes.Equal(withIndex.Events[i].Doc, noIndex.Events[i].Doc) {
+			t.Fatalf("event %d: with the index\n%s\nwithout\n%s", i, withIndex.Events[i].Doc, noIndex.Events[i].Doc)
+		}
+		if withIndex.Events[i].Top != nil {
+			t.Fatalf("event %d: the filtered document kept the decoder's index", i)
+		}
+	}
+	// An index shifted against its document (as an edit without SetDoc would leave it).
+	e := evs[0]
+	e.Doc = append([]byte(`{"x":1,`), e.Doc[1:len(e.Doc)-7]...)
+	e.Doc = append(e.Doc, '}')
+	idx, ok := codecs.TopOf(&e)
+	if !ok {
+		t.Fatal("the index of a document of the same length was refused")
+	}
+	if _, ok := indexedTop(e.Doc, idx, "message"); ok {
+		t.Fatalf("a shifted index was accepted for %s", e.Doc)
 	}
 }

@@ -43,7 +43,7 @@ func BenchmarkPipelineWorkers(b *testing.B) {
 
 // benchWireEvents returns the testdata access lines as the kafka input decodes them:
 // document events with Doc, ID and Timestamp set.
-func benchWireEvents(b *testing.B) []pipeline.Event {
+func benchWireEvents(b testing.TB) []pipeline.Event {
 	b.Helper()
 	agent := pipeline.Agent{Hostname: "web1", ID: "6a2e8f1c-0a5b-4a55-9d0e-3c1f2b7d9e01",
 		EphemeralID: "0f3b9c2d-7e41-4c8a-b6d5-1a2b3c4d5e6f", Version: "0.1.0"}

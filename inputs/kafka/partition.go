@@ -455,7 +455,11 @@ func (p *partition) emitChunk(ctx context.Context, msgs []record, pos int64, dec
 // same one unless the estimate was short and append moved on to a larger one).
 func (p *partition) decode(msgs []record, size int) (events []pipeline.Event, first, last []byte) {
 	events = p.in.stage.Buffers.Events(len(msgs))[:len(msgs)]
-	first = p.in.stage.Buffers.Get(size + len(msgs)*64)
+	// Per event: room for the decoder's index of the document's members, written after it
+	// (codecs.TopIndex, 16 bytes a member: 132 for a logpipe or Filebeat event), and for a
+	// rewritten @timestamp; the @metadata member the decoder leaves out (about 100 bytes)
+	// usually makes up for part of it.
+	first = p.in.stage.Buffers.Get(size + len(msgs)*160)
 	buf := first
 	missing := 0
 	for i := range msgs {

@@ -570,7 +570,8 @@ func encodeCut(enc pipeline.Encoder, dst []byte, e *pipeline.Event, limit int) [
 	ev := *e
 	ev.Flags |= pipeline.FlagTruncated
 	if ev.Doc != nil {
-		ev.Message, ev.Doc = ev.Doc, nil
+		ev.Message = ev.Doc
+		ev.SetDoc(nil)
 	}
 	start := len(dst)
 	msg := ev.Message

@@ -55,7 +55,7 @@ func (d *Docs) Set(e *pipeline.Event, doc []byte, rest []pipeline.Event) {
 	}
 	s := len(d.out)
 	d.out = append(d.out, doc...)
-	e.Doc = d.out[s:len(d.out):len(d.out)]
+	e.SetDoc(d.out[s:len(d.out):len(d.out)])
 }
 
 // SizeHint estimates the bytes of the documents of events (line events encoded).
