@@ -21,8 +21,8 @@ import (
 // outputs, and the output's own; queue.bytes each), the kafka input's fetch_budget and the
 // fetch buffers it keeps, and the Elasticsearch output's requests (workers + 1 request
 // bodies of batch_bytes, plus the pipeline batch being copied into them);
-// the heap peaks at about 1.25 times the live data (the collector's default target of
-// 25 %); the bound allows twice the live data, plus the runtime, stacks and binary.
+// the heap peaks at about 1.2 times the live data (the collector's default target of
+// 20 %); the bound allows twice the live data, plus the runtime, stacks and binary.
 const (
 	memQueueBytes   = 16 << 20    // queue.bytes
 	memFetchBudget  = 4 << 20     // fetch_budget
