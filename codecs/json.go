@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/logpipe/logpipe/pipeline"
 )
@@ -194,6 +195,7 @@ type JSONDecoder struct {
 	top     []byte // the TopIndex of the document being written
 	scratch []byte // the message with invalid UTF-8 replaced
 	id      []byte // the decoded _id
+	ids     []byte // the ids handed out (see keepID)
 	oneLine []byte // the message with line breaks outside strings made spaces
 }
 
@@ -250,7 +252,7 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 			if id, ok := Lookup(val, "_id"); ok && len(id) > 0 && id[0] == '"' {
 				var err error
 				if d.id, err = AppendUnquoted(d.id[:0], id); err == nil && len(d.id) > 0 {
-					e.ID = string(d.id)
+					e.ID = d.keepID(d.id)
 				}
 			}
 			continue
@@ -323,6 +325,23 @@ func (d *JSONDecoder) appendTimestamp(dst []byte, start int, t time.Time) []byte
 	const key = len(`"@timestamp"`)
 	d.top = appendTopMember(d.top, ks, ks+key, ks+key+1, len(dst)-start)
 	return dst
+}
+
+// idChunk is the size of the buffers the decoder keeps event ids in.
+const idChunk = 4 << 10
+
+// keepID returns id (not empty) as a string sharing one buffer with the ids decoded before
+// it: one allocation per idChunk bytes of ids (about a hundred events) instead of one per
+// event. Bytes of the buffer are never written again once a string points at them, and a
+// full buffer is left to the strings that point into it (the collector frees it with the
+// last of them).
+func (d *JSONDecoder) keepID(id []byte) string {
+	if cap(d.ids)-len(d.ids) < len(id) {
+		d.ids = make([]byte, 0, max(idChunk, len(id)))
+	}
+	s := len(d.ids)
+	d.ids = append(d.ids, id...)
+	return unsafe.String(&d.ids[s], len(id))
 }
 
 // decodeFailure writes the event for a message that is not a JSON object (Logstash's

@@ -3,6 +3,7 @@ package codecs
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
@@ -384,5 +385,33 @@ func TestRealApacheLines(t *testing.T) {
 	}
 	if n < 10000 {
 		t.Errorf("only %d lines", n)
+	}
+}
+
+// The ids the decoder hands out share buffers (one allocation per few kilobytes of ids, not
+// one per event) and stay intact while later records are decoded.
+func TestDecodeIDsShareBuffers(t *testing.T) {
+	dec := NewJSONDecoder()
+	var buf []byte
+	const n = 5000
+	evs := make([]pipeline.Event, n)
+	wire := func(i int) []byte {
+		return fmt.Appendf(nil, `{"@timestamp":"2026-11-21T07:16:26.746Z","@metadata":{"_id":"host-%d-offset-%d"},"message":"m"}`, i, i*100)
+	}
+	for i := range evs {
+		buf = dec.Decode(buf[:0], wire(i), tsSample, &evs[i])
+	}
+	for i := range evs {
+		if want := fmt.Sprintf("host-%d-offset-%d", i, i*100); evs[i].ID != want {
+			t.Fatalf("event %d: id %q, want %q", i, evs[i].ID, want)
+		}
+	}
+	msg := wire(7)
+	var e pipeline.Event
+	allocs := testing.AllocsPerRun(1000, func() {
+		buf = dec.Decode(buf[:0], msg, tsSample, &e)
+	})
+	if allocs > 0.1 {
+		t.Errorf("%v allocations per decoded record, want the ids to share buffers", allocs)
 	}
 }
