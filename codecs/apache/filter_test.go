@@ -403,16 +403,8 @@ func BenchmarkFilter(b *testing.B) {
 		src[i] = pipeline.Event{Doc: wireDoc(string(benchLine), "")}
 		n += len(src[i].Doc)
 	}
-	evs := make([]pipeline.Event, len(src))
-	batch := &pipeline.Batch{}
 	b.SetBytes(int64(n))
-	b.ReportAllocs()
-	for b.Loop() {
-		copy(evs, src)
-		batch.Events = evs
-		f.Process(batch)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(src)), "ns/event")
+	benchProcess(b, f, src)
 }
 
 // TestFilterAllocationsEnriched: with user agents, GeoIP and error lines, a batch still costs
