@@ -381,6 +381,10 @@ func TestRealApacheLines(t *testing.T) {
 		if want := e.ID; d.ID != want {
 			t.Fatalf("line %d: id %q, want %q", n, d.ID, want)
 		}
+		if d.Top == nil {
+			t.Fatalf("line %d: no index of the members", n)
+		}
+		checkTopIndex(t, &d)
 		n++
 	}
 	if n < 10000 {
