@@ -363,12 +363,14 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 	start = len(out)
 
 	// One scan of the top level finds the field, @timestamp, message and the members the
-	// output shares with the document; the decoder's index of the members saves it.
+	// output shares with the document; the decoder's index of the members saves it. An
+	// index that does not fit the document is ignored: the document is walked instead.
 	var top topInfo
-	var okTop bool
+	okTop := false
 	if idx, ok := codecs.TopOf(e); ok && e.Doc != nil {
 		top, okTop = indexedTop(doc, idx, f.cfg.Field)
-	} else {
+	}
+	if !okTop {
 		top, okTop = scanTop(doc, f.cfg.Field)
 	}
 	var msg []byte

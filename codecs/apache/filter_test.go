@@ -3,6 +3,7 @@ package apache
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -482,5 +483,19 @@ func TestIndexedTopMatchesScan(t *testing.T) {
 	}
 	if _, ok := indexedTop(e.Doc, idx, "message"); ok {
 		t.Fatalf("a shifted index was accepted for %s", e.Doc)
+	}
+	// ... and the filter walks such a document instead: parsed, not tagged as a failure.
+	e = evs[1]
+	e.Doc = append([]byte(`{"x":1, `), e.Doc[1:]...)
+	e.Top = append(slices.Clone(e.Top[:len(e.Top)-4]), 0, 0, 0, 0)
+	binary.LittleEndian.PutUint32(e.Top[len(e.Top)-4:], uint32(len(e.Doc)))
+	if _, ok := codecs.TopOf(&e); !ok {
+		t.Fatal("the stale index was refused for its length")
+	}
+	b := pipeline.NewBatch("t/0", []pipeline.Event{e}, nil)
+	f := newFilter(t, DefaultConfig())
+	f.Process(b)
+	if f.Failed() != 0 || !bytes.Contains(b.Events[0].Doc, []byte(`"x":1`)) || !bytes.Contains(b.Events[0].Doc, []byte(`"dataset":"apache.access"`)) {
+		t.Fatalf("a document with a stale index was not parsed: %s", b.Events[0].Doc)
 	}
 }
