@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -118,5 +119,41 @@ func TestByteBudgetWaitsAndWakes(t *testing.T) {
 	b.release(425 * k)
 	if u := b.inUse(); u != 0 {
 		t.Fatalf("in use %d after releasing everything, want 0", u)
+	}
+}
+
+// The fetch buffer pool keeps as many idle buffers as the budget lets fetches run at once
+// (at least four), and keeps them across collections, emptied.
+func TestFetchBufsKeepIdle(t *testing.T) {
+	if got := idleFetchBufs(4 << 20); got != 4 {
+		t.Errorf("idle buffers for the default budget: %d, want 4", got)
+	}
+	if got := idleFetchBufs(64 << 20); got != 64 {
+		t.Errorf("idle buffers for a 64 MiB budget: %d, want 64", got)
+	}
+	f := fetchBufs{maxIdle: 2}
+	var bs []*fetchBuf
+	for range 3 {
+		b := f.get()
+		b.dec = append(b.dec, "decoded"...)
+		b.recs = append(b.recs, record{Offset: 7})
+		bs = append(bs, b)
+	}
+	for _, b := range bs {
+		f.put(b)
+	}
+	if len(f.idle) != 2 {
+		t.Fatalf("%d idle buffers kept, want 2", len(f.idle))
+	}
+	runtime.GC()
+	runtime.GC()
+	for range 2 {
+		b := f.get()
+		if b != bs[0] && b != bs[1] {
+			t.Fatal("an idle buffer was not kept across collections")
+		}
+		if len(b.dec) != 0 || len(b.recs) != 0 || cap(b.dec) == 0 {
+			t.Fatalf("reused buffer not emptied (dec %d, recs %d) or not kept (cap %d)", len(b.dec), len(b.recs), cap(b.dec))
+		}
 	}
 }

@@ -114,6 +114,7 @@ func New(cfg *Config, s pipeline.Stage) (*Input, error) {
 		closeCh:   make(chan struct{}),
 		reachedCh: make(chan struct{}, 1),
 		budget:    newByteBudget(cfg.FetchBudgetBytes),
+		fetchBufs: fetchBufs{maxIdle: idleFetchBufs(cfg.FetchBudgetBytes)},
 		dialRaw:   dialer.DialFunc,
 	}
 	if in.dialRaw == nil {

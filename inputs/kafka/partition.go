@@ -345,18 +345,20 @@ func (p *partition) fetch(ctx context.Context, conn *fetchConn, off int64) (int,
 // fetchBufs is a pool of the buffers fetches read into (fetchBuf), shared by the partitions
 // of an input. A fetch of 128 KiB of compressed records holds a thousand records and a
 // megabyte or more of decompressed batches: buffers kept per partition would hold that much
-// for every idle partition. The pool keeps at most maxIdleFetchBufs buffers between
-// fetches, whatever the number of partitions, and keeps them across collections: a
-// sync.Pool dropped them at every other collection, and each new buffer grew again by
-// doubling, which made the decompression the indexer's second largest allocation.
+// for every idle partition. The pool keeps at most maxIdle buffers between fetches,
+// whatever the number of partitions, and keeps them across collections: a sync.Pool
+// dropped them at every other collection, and each new buffer grew again by doubling,
+// which made the decompression the indexer's second largest allocation.
 type fetchBufs struct {
-	mu   sync.Mutex
-	idle []*fetchBuf
+	maxIdle int // see idleFetchBufs
+	mu      sync.Mutex
+	idle    []*fetchBuf
 }
 
-// maxIdleFetchBufs is how many buffers the pool keeps: about what the default fetch
-// budget lets run at once.
-const maxIdleFetchBufs = 4
+// idleFetchBufs is how many fetch buffers an input with the given fetch budget keeps
+// between fetches: about as many as the budget lets run at once (a fetch holds about a
+// megabyte decoded), at least four (the default budget of 4 MiB).
+func idleFetchBufs(budget int64) int { return int(max(4, budget>>20)) }
 
 // Buffers that grew beyond these (records much smaller, or batches much larger, than
 // usual) are let go rather than kept.
@@ -394,7 +396,7 @@ func (f *fetchBufs) put(b *fetchBuf) {
 	b.raw, b.dec = b.raw[:0], b.dec[:0]
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.idle) < maxIdleFetchBufs {
+	if len(f.idle) < f.maxIdle {
 		f.idle = append(f.idle, b)
 	}
 }
