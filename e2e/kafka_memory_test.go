@@ -30,6 +30,7 @@ const (
 	memESWorkers    = 2           // elasticsearch workers
 	memFetchBufs    = 4 * 3 << 19 // four idle fetch buffers of about 1.5 MiB
 	memBatch        = 2 << 20     // a batch of 1 MiB of decoded documents, filtered
+	memPerPartition = 64 << 10    // a partition's own state (goroutine, connection, decoder): about 30 KiB, twice that allowed
 	memLive         = 2*memQueueBytes + memFetchBudget + memFetchBufs + (memESWorkers+1)*memESBatchBytes + memBatch
 	memRuntime      = 32 << 20
 	memBound        = 2*memLive + memRuntime
@@ -74,8 +75,11 @@ func TestIndexMemoryBoundWithPartitions(t *testing.T) {
 		})
 	}
 	// The bound holds whatever the partitions: from 16 to 64 partitions (each with more
-	// than a fetch of backlog) the peak may differ by the fetch budget's slack at most.
-	if p16, p64 := peaks[16], peaks[64]; p16 > 0 && p64 > 0 && p64 > p16+memFetchBudget {
+	// than a fetch of backlog) the peak may differ by the fetch budget's slack and the
+	// partitions' own state at most. A partition holding the rest of a fetch (128 KiB
+	// compressed, MiBs decoded) exceeds that. On the CI machine, with the other test
+	// packages running beside this one, 16 -> 64 measured +0.4 to +4.3 MiB.
+	if p16, p64 := peaks[16], peaks[64]; p16 > 0 && p64 > 0 && p64 > p16+memFetchBudget+48*memPerPartition {
 		t.Errorf("peak RSS grows with the partitions: %.1f MiB with 16, %.1f MiB with 64",
 			float64(p16)/(1<<20), float64(p64)/(1<<20))
 	}
