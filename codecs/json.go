@@ -241,21 +241,29 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 	first := true
 	it := newMemberIter(msg, open)
 	for {
-		m, ok := it.next()
+		m, ok := it.nextKey()
 		if !ok {
 			break
 		}
 		key := msg[m.keyStart:m.keyEnd]
-		val := msg[m.valStart:m.valEnd]
-		switch {
-		case keyEquals(key, sbytes("@metadata")):
-			if id, ok := Lookup(val, "_id"); ok && len(id) > 0 && id[0] == '"' {
-				var err error
-				if d.id, err = AppendUnquoted(d.id[:0], id); err == nil && len(d.id) > 0 {
-					e.ID = d.keepID(d.id)
+		if keyEquals(key, sbytes("@metadata")) {
+			// dropped from Doc; its _id is the event's id
+			if m.valStart >= len(msg) || msg[m.valStart] != '{' {
+				if _, ok := it.valueEnd(m, skipValue(msg, m.valStart, 1)); !ok {
+					break
 				}
+				continue
+			}
+			if id, ok := d.metadataID(&it, m); ok {
+				e.ID = id
 			}
 			continue
+		}
+		if m, ok = it.valueEnd(m, skipValue(msg, m.valStart, 1)); !ok {
+			break
+		}
+		val := msg[m.valStart:m.valEnd]
+		switch {
 		case keyEquals(key, sbytes("@timestamp")):
 			if tsState != 0 {
 				continue // a duplicate: keep the first
@@ -313,6 +321,32 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(end-start))
 	e.Doc, e.Top = dst[start:end:end], dst[end:len(dst):len(dst)]
 	return dst
+}
+
+// metadataID walks the object value of the member m of it (an "@metadata" member), checking
+// it as next does, and returns its first "_id" member when that is a non-empty string. The
+// walk that checks the object also finds the id: Lookup after next walked it twice.
+func (d *JSONDecoder) metadataID(it *memberIter, m member) (string, bool) {
+	b := it.b
+	meta := it.object(m)
+	var raw []byte
+	for {
+		mm, ok := meta.next()
+		if !ok {
+			break
+		}
+		if raw == nil && keyEquals(b[mm.keyStart:mm.keyEnd], sbytes("_id")) {
+			raw = b[mm.valStart:mm.valEnd]
+		}
+	}
+	if _, ok := it.valueEnd(m, meta.end()); !ok || len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var err error
+	if d.id, err = AppendUnquoted(d.id[:0], raw); err != nil || len(d.id) == 0 {
+		return "", false
+	}
+	return d.keepID(d.id), true
 }
 
 // appendTimestamp appends the member "@timestamp":"<t>" of the document that starts at

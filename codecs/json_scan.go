@@ -309,6 +309,7 @@ type member struct{ keyStart, keyEnd, valStart, valEnd int }
 type memberIter struct {
 	b     []byte
 	i     int
+	depth int // nesting depth of the object (0: the outermost); its values are one deeper
 	first bool
 	bad   bool // the object is malformed
 	close int  // index of the closing '}' once next returned false without bad
@@ -321,7 +322,19 @@ func newMemberIter(b []byte, open int) memberIter {
 	return memberIter{b: b, i: open + 1, first: true, close: -1}
 }
 
+// next returns the next member, its value checked to be well-formed JSON.
 func (it *memberIter) next() (member, bool) {
+	m, ok := it.nextKey()
+	if !ok {
+		return m, false
+	}
+	return it.valueEnd(m, skipValue(it.b, m.valStart, it.depth+1))
+}
+
+// nextKey returns the next member up to the start of its value (m.valEnd is not set): the
+// caller walks the value itself and hands its end to valueEnd, which next does with
+// skipValue. Walking a value once to both check it and read from it saves a second walk.
+func (it *memberIter) nextKey() (member, bool) {
 	if it.bad || it.close >= 0 {
 		return member{}, false
 	}
@@ -353,21 +366,51 @@ func (it *memberIter) next() (member, bool) {
 		it.bad = true
 		return member{}, false
 	}
-	vs := skipWS(b, j+1)
-	ve := skipValue(b, vs, 1)
+	return member{keyStart: i, keyEnd: ke, valStart: skipWS(b, j+1)}, true
+}
+
+// valueEnd completes m, returned by nextKey, with the end of its value (-1: the value is
+// malformed, and so is the object) and moves the iterator past it.
+func (it *memberIter) valueEnd(m member, ve int) (member, bool) {
 	if ve < 0 {
 		it.bad = true
 		return member{}, false
 	}
-	it.i = ve
-	return member{keyStart: i, keyEnd: ke, valStart: vs, valEnd: ve}, true
+	it.i, m.valEnd = ve, ve
+	return m, true
+}
+
+// object walks the member's value, an object (b[m.valStart] == '{'), with an iterator one
+// level deeper; end turns that walk into the end of the value.
+func (it *memberIter) object(m member) memberIter {
+	o := newMemberIter(it.b, m.valStart)
+	o.depth = it.depth + 1
+	if o.depth >= MaxDepth {
+		o.bad = true
+	}
+	return o
+}
+
+// end returns the index just past the object walked by o to its end, or -1 when it was
+// malformed.
+func (o *memberIter) end() int {
+	if o.bad || o.close < 0 {
+		return -1
+	}
+	return o.close + 1
 }
 
 // keyEquals reports whether the raw (quoted) key equals key once decoded.
 func keyEquals(raw []byte, key []byte) bool {
 	inner := raw[1 : len(raw)-1]
+	if len(inner) <= len(key) {
+		// An escape is longer than what it decodes to (\n is 2 bytes for 1; \u00e9 6 for 2;
+		// a surrogate pair 12 for 4; a lone surrogate 6 for U+FFFD's 3), so a raw key no
+		// longer than key equals it only when it holds no escape and the bytes are equal.
+		return string(inner) == string(key) && !hasByte(inner, '\\')
+	}
 	if !hasByte(inner, '\\') {
-		return string(inner) == string(key)
+		return false
 	}
 	var buf [64]byte
 	d, err := AppendUnquoted(buf[:0], raw)

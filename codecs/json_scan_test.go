@@ -379,3 +379,28 @@ func TestMembers(t *testing.T) {
 		t.Error("KeyIs")
 	}
 }
+
+// keyEquals decides on the raw key's length before decoding any escape: it must agree with
+// decoding the key and comparing, for escapes of every length (the \u005f of "_id"
+// included) and for keys of every length around the one looked for.
+func FuzzKeyEquals(f *testing.F) {
+	for _, s := range []string{`"_id"`, `"\u005fid"`, `"_i"`, `"_idx"`, `"a\nb"`, `"\ud83d\ude00"`, `"\ud800"`, `"\u00e9"`, `"é"`, `"\\"`, `"\"_id"`} {
+		f.Add([]byte(s), "_id")
+		f.Add([]byte(s), "é")
+		f.Add([]byte(s), "\U0001F600")
+		f.Add([]byte(s), "\uFFFD")
+	}
+	f.Add([]byte(`"a\nb"`), `a\nb`) // the raw bytes equal the key, the decoded ones do not
+	f.Fuzz(func(t *testing.T, raw []byte, key string) {
+		if skipString(raw, 0) != len(raw) {
+			return // keyEquals gets well-formed strings only
+		}
+		want := false
+		if d, err := AppendUnquoted(nil, raw); err == nil {
+			want = string(d) == key
+		}
+		if got := keyEquals(raw, []byte(key)); got != want {
+			t.Fatalf("keyEquals(%s, %q) = %v, want %v", raw, key, got, want)
+		}
+	})
+}

@@ -164,6 +164,18 @@ func TestDecode(t *testing.T) {
 			"", tsSample.Truncate(time.Millisecond), `{"@timestamp":"2026-11-21T07:16:26.746Z","message":"m"}`},
 		{"metadata last", `{"message":"m", "@timestamp":"2026-11-21T08:16:26.746+01:00" , "@metadata":{"_id":"a\u002db"}}`,
 			"a-b", tsSample.Truncate(time.Millisecond), `{"message":"m","@timestamp":"2026-11-21T08:16:26.746+01:00"}`},
+		{"metadata id not first, first _id wins, escaped key", `{"@metadata":{"beat":"b","\u005fid":"x","_id":"y","o":{"_id":"z"}},"message":"m"}`,
+			"x", rt, `{"message":"m","@timestamp":"2026-11-22T01:02:03.004Z"}`},
+		{"two metadata members, the last id wins", `{"@metadata":{"_id":"x"},"@metadata":{"_id":"y"},"@metadata":{"beat":"b"}}`,
+			"y", rt, `{"@timestamp":"2026-11-22T01:02:03.004Z"}`},
+		{"metadata not an object", `{"@metadata":"x","message":"m"}`, "", rt, `{"message":"m","@timestamp":"2026-11-22T01:02:03.004Z"}`},
+		{"metadata id not a string", `{"@metadata":{"_id":7},"message":"m"}`, "", rt, `{"message":"m","@timestamp":"2026-11-22T01:02:03.004Z"}`},
+		{"metadata malformed", `{"@metadata":{"_id":"x",},"message":"m"}`, "", rt,
+			`{"@timestamp":"2026-11-22T01:02:03.004Z","message":"{\"@metadata\":{\"_id\":\"x\",},\"message\":\"m\"}","tags":["_jsonparsefailure"]}`},
+		{"metadata truncated", `{"@metadata":`, "", rt,
+			`{"@timestamp":"2026-11-22T01:02:03.004Z","message":"{\"@metadata\":","tags":["_jsonparsefailure"]}`},
+		{"metadata unterminated", `{"@metadata":{"_id":"x"`, "", rt,
+			`{"@timestamp":"2026-11-22T01:02:03.004Z","message":"{\"@metadata\":{\"_id\":\"x\"","tags":["_jsonparsefailure"]}`},
 		{"no timestamp", `{"message":"m"}`, "", rt, `{"message":"m","@timestamp":"2026-11-22T01:02:03.004Z"}`},
 		{"empty object", `{}`, "", rt, `{"@timestamp":"2026-11-22T01:02:03.004Z"}`},
 		{"epoch millis", `{"@timestamp":1795245386746}`, "", tsSample.Truncate(time.Millisecond), `{"@timestamp":"2026-11-21T07:16:26.746Z"}`},
@@ -294,6 +306,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("{\"message\":\"\xff\"}"))
 	f.Add([]byte(`not json`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"@metadata":{"beat":"b","_id":"x","o":{"_id":[1,{"a":null}]}},"@metadata":`))
 	dec := NewJSONDecoder()
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		var e pipeline.Event
