@@ -440,8 +440,8 @@ func (o *Output) attempt(ctx context.Context, r *request, resp *bytes.Buffer, at
 		return fmt.Errorf("_bulk answered %d %s: %s", status, typ, reason)
 	}
 	o.answered(r)
-	var br bulkResponse
-	if err := parseResponse(resp.Bytes(), len(r.docs), &br); err != nil {
+	br := &r.answer
+	if err := parseResponse(resp.Bytes(), len(r.docs), br); err != nil {
 		o.stats.failures.Add(1)
 		return err
 	}

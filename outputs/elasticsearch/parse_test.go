@@ -31,7 +31,12 @@ func TestParseResponseMatchesEncodingJSON(t *testing.T) {
 		{"status as string", `{"errors":false,"items":[{"create":{"status":"201"}}]}`, 1, false, true},
 		{"malformed", `{"errors":false,"items":[` + created, 1, false, true},
 		{"not json", `<html>`, 1, false, true},
+		{"errors, then all created", `{"errors":true,"items":[{"create":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"busy"}}},` + created + `]}`, 2, false, false},
+		{"all created after errors", `{"errors":false,"items":[` + created + `,` + created + `,` + created + `]}`, 3, true, false},
 	}
+	// One answer for all cases, as a request reuses its own: each case reads into the
+	// items of the one before (items with errors included).
+	var got bulkResponse
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var fast bulkResponse
@@ -39,7 +44,6 @@ func TestParseResponseMatchesEncodingJSON(t *testing.T) {
 			if got := parseSuccess([]byte(c.body), c.n, &fast); got != c.fast {
 				t.Errorf("parseSuccess = %v, want %v", got, c.fast)
 			}
-			var got bulkResponse
 			err := parseResponse([]byte(c.body), c.n, &got)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("parseResponse error = %v, want error: %v", err, c.wantErr)
