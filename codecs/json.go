@@ -249,7 +249,7 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 		if keyEquals(key, sbytes("@metadata")) {
 			// dropped from Doc; its _id is the event's id
 			if m.valStart >= len(msg) || msg[m.valStart] != '{' {
-				if _, ok := it.valueEnd(m, skipValue(msg, m.valStart, 1)); !ok {
+				if _, ok := it.value(m); !ok {
 					break
 				}
 				continue
@@ -259,7 +259,7 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 			}
 			continue
 		}
-		if m, ok = it.valueEnd(m, skipValue(msg, m.valStart, 1)); !ok {
+		if m, ok = it.value(m); !ok {
 			break
 		}
 		val := msg[m.valStart:m.valEnd]

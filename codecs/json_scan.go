@@ -328,12 +328,17 @@ func (it *memberIter) next() (member, bool) {
 	if !ok {
 		return m, false
 	}
+	return it.value(m)
+}
+
+// value completes m, returned by nextKey, by skipping its value, checked to be well-formed.
+func (it *memberIter) value(m member) (member, bool) {
 	return it.valueEnd(m, skipValue(it.b, m.valStart, it.depth+1))
 }
 
 // nextKey returns the next member up to the start of its value (m.valEnd is not set): the
-// caller walks the value itself and hands its end to valueEnd, which next does with
-// skipValue. Walking a value once to both check it and read from it saves a second walk.
+// caller completes it with value, or walks the value itself (see object) and hands its end
+// to valueEnd. Walking a value once to both check it and read from it saves a second walk.
 func (it *memberIter) nextKey() (member, bool) {
 	if it.bad || it.close >= 0 {
 		return member{}, false
