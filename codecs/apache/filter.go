@@ -123,6 +123,10 @@ type Filter struct {
 	fields  []byte // one group object, or the target object, to merge
 	created []byte // raw value of event.created
 	ts      []byte // the new @timestamp value, quoted
+	// The last access line's time (Record.Time) and its text: the lines of one second
+	// follow each other, so most lines reuse it instead of formatting their time again.
+	lastSec  int64
+	lastTime []byte
 
 	// growth is how many bytes an event grew by on average in the last batch (the parsed
 	// fields), to size the next batch's buffer; 0 before the first batch.
@@ -325,7 +329,10 @@ func (f *Filter) enrich(kind lineKind, msg []byte) time.Time {
 			x.geo, x.as = f.geo.lookup(r.Client)
 		}
 		t = time.Unix(r.Time, 0).UTC()
-		ts = appendTime(ts, r.Time)
+		if f.lastTime == nil || r.Time != f.lastSec {
+			f.lastSec, f.lastTime = r.Time, appendTime(f.lastTime[:0], r.Time)
+		}
+		ts = append(ts, f.lastTime...)
 	case lineError:
 		r := &f.erec
 		if f.geo != nil && r.ClientIP {

@@ -281,6 +281,37 @@ func TestFilterUnparsedKeepsReadTime(t *testing.T) {
 	}
 }
 
+// Lines of one second reuse the text of their time (Filter.lastTime); a line of another
+// second, and an error line between them, get their own.
+func TestFilterTimestampOfConsecutiveLines(t *testing.T) {
+	f := newFilter(t, DefaultConfig())
+	lines := []struct{ time, want string }{
+		{"26/Dec/2016:16:22:13 +0000", "2016-12-26T16:22:13.000Z"},
+		{"26/Dec/2016:16:22:13 +0000", "2016-12-26T16:22:13.000Z"},
+		{"26/Dec/2016:17:22:13 +0100", "2016-12-26T16:22:13.000Z"}, // the same second elsewhere
+		{"26/Dec/2016:16:22:14 +0000", "2016-12-26T16:22:14.000Z"},
+		{"", "2016-12-26T16:22:15.000Z"}, // an error line
+		{"26/Dec/2016:16:22:14 +0000", "2016-12-26T16:22:14.000Z"},
+		{"26/Dec/2016:16:22:13 +0000", "2016-12-26T16:22:13.000Z"},
+	}
+	var evs []pipeline.Event
+	for _, l := range lines {
+		line := `192.168.33.1 - - [` + l.time + `] "GET / HTTP/1.1" 200 1 "-" "curl/8.5.0"`
+		if l.time == "" {
+			line = `[Mon Dec 26 16:22:15.000000 2016] [core:error] [pid 1] [client 192.168.33.1:1] File does not exist`
+		}
+		evs = append(evs, pipeline.Event{Doc: wireDoc(line, "")})
+	}
+	b := pipeline.NewBatch("t/0", evs, nil)
+	f.Process(b)
+	for i, l := range lines {
+		got := decode(t, b.Events[i].Doc)["@timestamp"]
+		if !strings.HasPrefix(fmt.Sprint(got), l.want[:19]) {
+			t.Errorf("line %d (%s): @timestamp %v, want %s", i, l.time, got, l.want)
+		}
+	}
+}
+
 func TestFilterLineEvent(t *testing.T) {
 	agent := pipeline.Agent{Hostname: "web1", ID: "a-1", EphemeralID: "e-1", Version: "0.1.0"}
 	f, err := New(DefaultConfig(), pipeline.Stage{Log: zap.NewNop(), Agent: agent})
