@@ -194,7 +194,6 @@ func appendFile(dst []byte, f *pipeline.FileOrigin) []byte {
 type JSONDecoder struct {
 	top     []byte // the TopIndex of the document being written
 	scratch []byte // the message with invalid UTF-8 replaced
-	id      []byte // the decoded _id
 	ids     []byte // the ids handed out (see keepID)
 	oneLine []byte // the message with line breaks outside strings made spaces
 }
@@ -247,13 +246,8 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 		}
 		key := msg[m.keyStart:m.keyEnd]
 		if keyEquals(key, sbytes("@metadata")) {
-			// dropped from Doc; its _id is the event's id
-			if m.valStart >= len(msg) || msg[m.valStart] != '{' {
-				if _, ok := it.value(m); !ok {
-					break
-				}
-				continue
-			}
+			// Dropped from Doc; its _id is the event's id. A malformed value ends the walk
+			// (the iterator is bad, nextKey returns false).
 			if id, ok := d.metadataID(&it, m); ok {
 				e.ID = id
 			}
@@ -323,11 +317,16 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 	return dst
 }
 
-// metadataID walks the object value of the member m of it (an "@metadata" member), checking
-// it as next does, and returns its first "_id" member when that is a non-empty string. The
-// walk that checks the object also finds the id: Lookup after next walked it twice.
+// metadataID completes the member m of it (an "@metadata" member, from nextKey), checking
+// its value as next does, and returns the value's first "_id" member when the value is an
+// object and that member a non-empty string. The walk that checks the object also finds
+// the id: Lookup after next walked it twice.
 func (d *JSONDecoder) metadataID(it *memberIter, m member) (string, bool) {
 	b := it.b
+	if m.valStart >= len(b) || b[m.valStart] != '{' {
+		it.value(m)
+		return "", false
+	}
 	meta := it.object(m)
 	var raw []byte
 	for {
@@ -342,11 +341,7 @@ func (d *JSONDecoder) metadataID(it *memberIter, m member) (string, bool) {
 	if _, ok := it.valueEnd(m, meta.end()); !ok || len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
-	var err error
-	if d.id, err = AppendUnquoted(d.id[:0], raw); err != nil || len(d.id) == 0 {
-		return "", false
-	}
-	return d.keepID(d.id), true
+	return d.keepID(raw)
 }
 
 // appendTimestamp appends the member "@timestamp":"<t>" of the document that starts at
@@ -364,18 +359,24 @@ func (d *JSONDecoder) appendTimestamp(dst []byte, start int, t time.Time) []byte
 // idChunk is the size of the buffers the decoder keeps event ids in.
 const idChunk = 4 << 10
 
-// keepID returns id (not empty) as a string sharing one buffer with the ids decoded before
-// it: one allocation per idChunk bytes of ids (about a hundred events) instead of one per
-// event. Bytes of the buffer are never written again once a string points at them, and a
-// full buffer is left to the strings that point into it (the collector frees it with the
-// last of them).
-func (d *JSONDecoder) keepID(id []byte) string {
-	if cap(d.ids)-len(d.ids) < len(id) {
-		d.ids = make([]byte, 0, max(idChunk, len(id)))
+// keepID decodes the raw JSON string raw straight into the buffer shared with the ids
+// decoded before it, and returns it as a string over that buffer: one allocation per
+// idChunk bytes of ids (about a hundred events) instead of one per event. ok is false for
+// a malformed or empty string. Bytes of the buffer are never written again once a string
+// points at them (a failed decoding writes only past them), and a full buffer is left to
+// the strings that point into it (the collector frees it with the last of them).
+func (d *JSONDecoder) keepID(raw []byte) (string, bool) {
+	// The decoded text is never longer than the raw string without its quotes.
+	if n := len(raw) - 2; cap(d.ids)-len(d.ids) < n {
+		d.ids = make([]byte, 0, max(idChunk, n))
 	}
 	s := len(d.ids)
-	d.ids = append(d.ids, id...)
-	return unsafe.String(&d.ids[s], len(id))
+	out, err := AppendUnquoted(d.ids, raw)
+	if err != nil || len(out) == s {
+		return "", false
+	}
+	d.ids = out
+	return unsafe.String(&d.ids[s], len(out)-s), true
 }
 
 // decodeFailure writes the event for a message that is not a JSON object (Logstash's

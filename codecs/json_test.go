@@ -412,14 +412,26 @@ func TestDecodeIDsShareBuffers(t *testing.T) {
 	var buf []byte
 	const n = 5000
 	evs := make([]pipeline.Event, n)
+	// Every third id has escapes (decoded into the shared buffer), every seventh is empty
+	// (no id): neither may disturb the ids handed out before.
 	wire := func(i int) []byte {
+		switch {
+		case i%7 == 0:
+			return []byte(`{"@metadata":{"_id":""},"message":"m"}`)
+		case i%3 == 0:
+			return fmt.Appendf(nil, `{"@metadata":{"_id":"host\u002d%d\u002doffset-%d"},"message":"m"}`, i, i*100)
+		}
 		return fmt.Appendf(nil, `{"@timestamp":"2026-11-21T07:16:26.746Z","@metadata":{"_id":"host-%d-offset-%d"},"message":"m"}`, i, i*100)
 	}
 	for i := range evs {
 		buf = dec.Decode(buf[:0], wire(i), tsSample, &evs[i])
 	}
 	for i := range evs {
-		if want := fmt.Sprintf("host-%d-offset-%d", i, i*100); evs[i].ID != want {
+		want := fmt.Sprintf("host-%d-offset-%d", i, i*100)
+		if i%7 == 0 {
+			want = ""
+		}
+		if evs[i].ID != want {
 			t.Fatalf("event %d: id %q, want %q", i, evs[i].ID, want)
 		}
 	}
