@@ -305,8 +305,7 @@ func TestFilterTimestampOfConsecutiveLines(t *testing.T) {
 	b := pipeline.NewBatch("t/0", evs, nil)
 	f.Process(b)
 	for i, l := range lines {
-		got := decode(t, b.Events[i].Doc)["@timestamp"]
-		if !strings.HasPrefix(fmt.Sprint(got), l.want[:19]) {
+		if got := decode(t, b.Events[i].Doc)["@timestamp"]; got != l.want {
 			t.Errorf("line %d (%s): @timestamp %v, want %s", i, l.time, got, l.want)
 		}
 	}
