@@ -88,7 +88,7 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 	}
 	httpTransport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialBodyConn((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext),
 		MaxIdleConnsPerHost:   cfg.Workers + 2,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: cfg.timeout,
@@ -577,7 +577,7 @@ func (o *Output) split(ctx context.Context, r *request, resp *bytes.Buffer, atte
 func (o *Output) send(ctx context.Context, body []byte, resp *bytes.Buffer) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.path, bytes.NewReader(body))
+	req, err := newRequest(ctx, http.MethodPost, o.path, body)
 	if err != nil {
 		return 0, err
 	}

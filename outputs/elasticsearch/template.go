@@ -69,7 +69,7 @@ func (o *Output) Start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		req, err := http.NewRequestWithContext(rctx, http.MethodPut, "/_index_template/"+name, bytes.NewReader(put))
+		req, err := newRequest(rctx, http.MethodPut, "/_index_template/"+name, put)
 		if err != nil {
 			return pipeline.Permanent(err)
 		}
