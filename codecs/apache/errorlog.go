@@ -500,15 +500,13 @@ func (w *Writer) appendErrorGroup(dst []byte, g group, r *ErrorRecord, x *extras
 			o.close()
 		}
 	case gEvent:
-		o.lit("kind", "event")
-		o.lit("category", "web")
+		o.members(eventKind)
 		if isErrorLevel(r.Level) {
-			o.lit("type", "error")
+			o.members(`"type":"error"`)
 		} else {
-			o.lit("type", "info")
+			o.members(`"type":"info"`)
 		}
-		o.lit("module", "apache")
-		o.lit("dataset", ErrorDataset)
+		o.members(`"module":"apache","dataset":"` + ErrorDataset + `"`)
 		o.key("timezone")
 		o.dst = append(o.dst, '"')
 		o.dst = x.zone.appendName(o.dst, x.offset)

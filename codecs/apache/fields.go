@@ -49,6 +49,9 @@ func (w *Writer) AppendFields(dst []byte, r *Record, created []byte) []byte {
 	return w.appendFields(dst, r, nil, created)
 }
 
+// eventKind opens the event group of both kinds of line.
+const eventKind = `"kind":"event","category":"web"`
+
 // noExtras is used when a record is written without user agent and geo fields.
 var noExtras extras
 
@@ -95,16 +98,20 @@ func (o *obj) key(k string) {
 	o.dst = append(o.dst, '"', ':')
 }
 
+// members appends ms, one or more members written out (`"a":1,"b":"c"`), as the next
+// members: the constant runs of a group are written in one piece.
+func (o *obj) members(ms string) {
+	if o.empty {
+		o.empty = false
+	} else {
+		o.dst = append(o.dst, ',')
+	}
+	o.dst = append(o.dst, ms...)
+}
+
 func (o *obj) str(k string, v []byte) {
 	o.key(k)
 	o.dst = codecs.AppendQuoted(o.dst, v)
-}
-
-func (o *obj) lit(k string, v string) {
-	o.key(k)
-	o.dst = append(o.dst, '"')
-	o.dst = append(o.dst, v...)
-	o.dst = append(o.dst, '"')
 }
 
 func (o *obj) num(k string, v int64) {
@@ -225,17 +232,15 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created 
 			o.close()
 		}
 	case gEvent:
-		o.lit("kind", "event")
-		o.lit("category", "web")
+		o.members(eventKind)
 		if r.Status >= 0 {
 			if r.Status < 400 {
-				o.lit("outcome", "success")
+				o.members(`"outcome":"success"`)
 			} else {
-				o.lit("outcome", "failure")
+				o.members(`"outcome":"failure"`)
 			}
 		}
-		o.lit("module", "apache")
-		o.lit("dataset", Dataset)
+		o.members(`"module":"apache","dataset":"` + Dataset + `"`)
 		if created != nil {
 			o.raw("created", created)
 		}
