@@ -87,12 +87,17 @@ type obj struct {
 	empty bool
 }
 
-func (o *obj) key(k string) {
+// sep writes the comma before a member, unless it is the object's first.
+func (o *obj) sep() {
 	if o.empty {
 		o.empty = false
 	} else {
 		o.dst = append(o.dst, ',')
 	}
+}
+
+func (o *obj) key(k string) {
+	o.sep()
 	o.dst = append(o.dst, '"')
 	o.dst = append(o.dst, k...)
 	o.dst = append(o.dst, '"', ':')
@@ -101,11 +106,7 @@ func (o *obj) key(k string) {
 // members appends ms, one or more members written out (`"a":1,"b":"c"`), as the next
 // members: the constant runs of a group are written in one piece.
 func (o *obj) members(ms string) {
-	if o.empty {
-		o.empty = false
-	} else {
-		o.dst = append(o.dst, ',')
-	}
+	o.sep()
 	o.dst = append(o.dst, ms...)
 }
 
@@ -200,8 +201,12 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created 
 		}
 	case gUserAgent:
 		if r.HasUserAgent {
-			o.str("original", r.UserAgent)
-			o.dst = append(o.dst, x.ua...)
+			if x.ua != nil {
+				o.sep()
+				o.dst = append(o.dst, x.ua...) // original included
+			} else {
+				o.str("original", r.UserAgent)
+			}
 		}
 	case gTLS:
 		if r.Format == FormatSSL {

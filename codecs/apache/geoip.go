@@ -387,7 +387,7 @@ func (g *geoIP) lookup(ip []byte) (geo, as []byte) {
 // extras carries what a line adds besides its own fields: user agent and geo members, the
 // zone of an error line and the original line. Its slices are valid until the next line.
 type extras struct {
-	ua       []byte // user_agent members after original (",\"name\":...")
+	ua       []byte // user_agent members, original first (`"original":...,"name":...`)
 	geo, as  []byte // members of source.geo and source.as
 	zone     Zone
 	offset   int    // zone offset of an error line's time

@@ -267,8 +267,9 @@ func newUACache(r *UARules) *uaCache {
 	return &uaCache{rules: r, cur: make(map[string][]byte, 64)}
 }
 
-// members returns the encoded members for the raw user agent ua (as logged, escapes kept,
-// which is what Elasticsearch sees in user_agent.original).
+// members returns the encoded members of the user_agent group for the raw user agent ua:
+// "original" (ua as logged, escapes kept, which is what Elasticsearch sees in
+// user_agent.original) first, then the parsed ones. A hit writes no byte of it again.
 func (c *uaCache) members(ua []byte) []byte {
 	if m, ok := c.cur[string(ua)]; ok {
 		return m
@@ -277,7 +278,8 @@ func (c *uaCache) members(ua []byte) []byte {
 	if !ok {
 		c.misses++
 		res := c.rules.Parse(string(ua))
-		m = res.appendMembers(nil)
+		m = codecs.AppendQuoted(append([]byte(nil), `"original":`...), ua)
+		m = res.appendMembers(m)
 	}
 	if len(c.cur) >= uaCacheSize {
 		c.old, c.cur = c.cur, make(map[string][]byte, uaCacheSize)
