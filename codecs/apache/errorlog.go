@@ -461,42 +461,42 @@ func (w *Writer) appendErrorGroup(dst []byte, g group, r *ErrorRecord, x *extras
 	switch g {
 	case gSource:
 		if r.Client != nil {
-			o.str("address", r.Client)
+			o.str(`"address":`, r.Client)
 			if r.ClientIP {
-				o.str("ip", r.Client)
+				o.str(`"ip":`, r.Client)
 			} else if isHostname(r.Client) {
-				o.str("domain", r.Client)
+				o.str(`"domain":`, r.Client)
 			}
 			if r.Port != nil {
-				o.str("port", r.Port) // a string, as Filebeat's pipeline leaves it
+				o.str(`"port":`, r.Port) // a string, as Filebeat's pipeline leaves it
 			}
 			x.appendSource(&o)
 		}
 	case gLog:
-		o.str("level", r.Level)
+		o.str(`"level":`, r.Level)
 	case gProcess:
 		if r.PID >= 0 {
-			o.num("pid", r.PID)
+			o.num(`"pid":`, r.PID)
 		}
 		if r.TID >= 0 {
-			o.open("thread")
-			o.num("id", r.TID)
+			o.open(`"thread":`)
+			o.num(`"id":`, r.TID)
 			o.close()
 		}
 	case gFile:
 		if r.FilePath != nil {
-			o.str("path", r.FilePath)
+			o.str(`"path":`, r.FilePath)
 		}
 	case gHTTP:
 		if r.Referrer != nil {
-			o.open("request")
-			o.str("referrer", r.Referrer)
+			o.open(`"request":`)
+			o.str(`"referrer":`, r.Referrer)
 			o.close()
 		}
 	case gApache:
 		if r.Module != nil {
-			o.open("error")
-			o.str("module", r.Module)
+			o.open(`"error":`)
+			o.str(`"module":`, r.Module)
 			o.close()
 		}
 	case gEvent:
@@ -507,15 +507,15 @@ func (w *Writer) appendErrorGroup(dst []byte, g group, r *ErrorRecord, x *extras
 			o.members(`"type":"info"`)
 		}
 		o.members(`"module":"apache","dataset":"` + ErrorDataset + `"`)
-		o.key("timezone")
+		o.key(`"timezone":`)
 		o.dst = append(o.dst, '"')
 		o.dst = x.zone.appendName(o.dst, x.offset)
 		o.dst = append(o.dst, '"')
 		if x.original != nil {
-			o.str("original", x.original)
+			o.str(`"original":`, x.original)
 		}
 		if created != nil {
-			o.raw("created", created)
+			o.raw(`"created":`, created)
 		}
 	}
 	if o.empty {

@@ -81,7 +81,8 @@ func appendTime(dst []byte, sec int64) []byte {
 	return codecs.AppendTimestamp(dst, time.Unix(sec, 0))
 }
 
-// obj helps write one JSON object member by member.
+// obj helps write one JSON object member by member. Keys are passed written out, with their
+// quotes and colon (`"ip":`), so that a key costs one append.
 type obj struct {
 	dst   []byte
 	empty bool
@@ -96,19 +97,15 @@ func (o *obj) sep() {
 	}
 }
 
-func (o *obj) key(k string) {
-	o.sep()
-	o.dst = append(o.dst, '"')
-	o.dst = append(o.dst, k...)
-	o.dst = append(o.dst, '"', ':')
-}
-
 // members appends ms, one or more members written out (`"a":1,"b":"c"`), as the next
 // members: the constant runs of a group are written in one piece.
 func (o *obj) members(ms string) {
 	o.sep()
 	o.dst = append(o.dst, ms...)
 }
+
+// key starts the next member with its key k, written out (`"ip":`); the value follows.
+func (o *obj) key(k string) { o.members(k) }
 
 func (o *obj) str(k string, v []byte) {
 	o.key(k)
@@ -146,49 +143,49 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created 
 		switch {
 		case r.VHost != nil && r.ClientIP:
 			// Filebeat's vhost pattern captures the client straight into source.ip.
-			o.str("ip", r.Client)
+			o.str(`"ip":`, r.Client)
 		default:
-			o.str("address", r.Client)
+			o.str(`"address":`, r.Client)
 			if r.ClientIP {
-				o.str("ip", r.Client)
+				o.str(`"ip":`, r.Client)
 			} else if isHostname(r.Client) {
-				o.str("domain", r.Client)
+				o.str(`"domain":`, r.Client)
 			}
 		}
 		x.appendSource(&o)
 	case gDestination:
 		if r.VHost != nil {
-			o.str("domain", r.VHost)
+			o.str(`"domain":`, r.VHost)
 			if r.VHostPort >= 0 {
-				o.num("port", int64(r.VHostPort))
+				o.num(`"port":`, int64(r.VHostPort))
 			}
 		}
 	case gUser:
 		if r.User != nil {
-			o.str("name", r.User)
+			o.str(`"name":`, r.User)
 		}
 	case gHTTP:
 		if r.Method != nil || r.HasReferrer {
-			o.open("request")
+			o.open(`"request":`)
 			if r.Method != nil {
-				o.str("method", r.Method)
+				o.str(`"method":`, r.Method)
 			}
 			if r.HasReferrer {
-				o.str("referrer", r.Referrer)
+				o.str(`"referrer":`, r.Referrer)
 			}
 			o.close()
 		}
 		if r.Version != nil {
-			o.str("version", r.Version)
+			o.str(`"version":`, r.Version)
 		}
 		if r.Status >= 0 || r.Bytes >= 0 {
-			o.open("response")
+			o.open(`"response":`)
 			if r.Status >= 0 {
-				o.num("status_code", int64(r.Status))
+				o.num(`"status_code":`, int64(r.Status))
 			}
 			if r.Bytes >= 0 {
-				o.open("body")
-				o.num("bytes", r.Bytes)
+				o.open(`"body":`)
+				o.num(`"bytes":`, r.Bytes)
 				o.close()
 			}
 			o.close()
@@ -197,7 +194,7 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created 
 		if r.URL != nil {
 			w.appendURL(&o, r)
 		} else if r.VHost != nil {
-			o.str("domain", r.VHost)
+			o.str(`"domain":`, r.VHost)
 		}
 	case gUserAgent:
 		if r.HasUserAgent {
@@ -205,21 +202,21 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created 
 				o.sep()
 				o.dst = append(o.dst, x.ua...) // original included
 			} else {
-				o.str("original", r.UserAgent)
+				o.str(`"original":`, r.UserAgent)
 			}
 		}
 	case gTLS:
 		if r.Format == FormatSSL {
-			o.str("cipher", r.SSLCipher)
+			o.str(`"cipher":`, r.SSLCipher)
 			if proto, ver, ok := tlsVersion(r.SSLProtocol); ok {
-				o.key("version")
+				o.key(`"version":`)
 				o.dst = append(o.dst, '"')
 				o.dst = append(o.dst, ver...)
 				if bytes.IndexByte(ver, '.') < 0 {
 					o.dst = append(o.dst, ".0"...)
 				}
 				o.dst = append(o.dst, '"')
-				o.key("version_protocol")
+				o.key(`"version_protocol":`)
 				o.dst = append(o.dst, '"')
 				for _, c := range proto {
 					o.dst = append(o.dst, lower(c))
@@ -229,10 +226,10 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created 
 		}
 	case gApache:
 		if r.Format == FormatSSL {
-			o.open("access")
-			o.open("ssl")
-			o.str("protocol", r.SSLProtocol)
-			o.str("cipher", r.SSLCipher)
+			o.open(`"access":`)
+			o.open(`"ssl":`)
+			o.str(`"protocol":`, r.SSLProtocol)
+			o.str(`"cipher":`, r.SSLCipher)
 			o.close()
 			o.close()
 		}
@@ -247,7 +244,7 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created 
 		}
 		o.members(`"module":"apache","dataset":"` + Dataset + `"`)
 		if created != nil {
-			o.raw("created", created)
+			o.raw(`"created":`, created)
 		}
 	}
 	if o.empty {
@@ -291,22 +288,22 @@ func tlsVersion(p []byte) (proto, ver []byte, ok bool) {
 // query and fragment percent-decoded; extension of the last path segment.
 func (w *Writer) appendURL(o *obj, r *Record) {
 	u := r.URL
-	o.str("original", u)
+	o.str(`"original":`, u)
 	rest := u
 	domainSet := false
 	if s, host, port, after, ok := splitAbsolute(u); ok {
-		o.str("scheme", s)
+		o.str(`"scheme":`, s)
 		if len(host) > 0 {
-			o.str("domain", host)
+			o.str(`"domain":`, host)
 			domainSet = true
 		}
 		if port >= 0 {
-			o.num("port", int64(port))
+			o.num(`"port":`, int64(port))
 		}
 		rest = after
 	}
 	if !domainSet && r.VHost != nil {
-		o.str("domain", r.VHost)
+		o.str(`"domain":`, r.VHost)
 	}
 	var path, query, frag []byte
 	hasQuery, hasFrag := false, false
@@ -319,17 +316,17 @@ func (w *Writer) appendURL(o *obj, r *Record) {
 	path = rest
 	if len(path) > 0 {
 		dec := w.percentDecoded(path)
-		o.str("path", dec)
+		o.str(`"path":`, dec)
 		slash := bytes.LastIndexByte(dec, '/')
 		if dot := bytes.LastIndexByte(dec, '.'); dot > slash && dot < len(dec)-1 {
-			o.str("extension", dec[dot+1:])
+			o.str(`"extension":`, dec[dot+1:])
 		}
 	}
 	if hasQuery && len(query) > 0 {
-		o.str("query", w.percentDecoded(query))
+		o.str(`"query":`, w.percentDecoded(query))
 	}
 	if hasFrag && len(frag) > 0 {
-		o.str("fragment", w.percentDecoded(frag))
+		o.str(`"fragment":`, w.percentDecoded(frag))
 	}
 }
 

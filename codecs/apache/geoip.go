@@ -248,31 +248,31 @@ func encodeCity(res maxminddb.Result) ([]byte, error) {
 	}
 	o := obj{empty: true}
 	if rec.Continent.Names.En != nil {
-		o.str("continent_name", []byte(*rec.Continent.Names.En))
+		o.str(`"continent_name":`, []byte(*rec.Continent.Names.En))
 	}
 	if rec.Country.IsoCode != nil {
-		o.str("country_iso_code", []byte(*rec.Country.IsoCode))
+		o.str(`"country_iso_code":`, []byte(*rec.Country.IsoCode))
 	}
 	if rec.Country.Names.En != nil {
-		o.str("country_name", []byte(*rec.Country.Names.En))
+		o.str(`"country_name":`, []byte(*rec.Country.Names.En))
 	}
 	if n := len(rec.Subdivisions); n > 0 {
 		sub := rec.Subdivisions[n-1]
 		if sub.IsoCode != nil && rec.Country.IsoCode != nil {
-			o.str("region_iso_code", []byte(*rec.Country.IsoCode+"-"+*sub.IsoCode))
+			o.str(`"region_iso_code":`, []byte(*rec.Country.IsoCode+"-"+*sub.IsoCode))
 		}
 		if sub.Names.En != nil {
-			o.str("region_name", []byte(*sub.Names.En))
+			o.str(`"region_name":`, []byte(*sub.Names.En))
 		}
 	}
 	if rec.City.Names.En != nil {
-		o.str("city_name", []byte(*rec.City.Names.En))
+		o.str(`"city_name":`, []byte(*rec.City.Names.En))
 	}
 	if rec.Location.Latitude != nil && rec.Location.Longitude != nil {
-		o.open("location")
-		o.key("lat")
+		o.open(`"location":`)
+		o.key(`"lat":`)
 		o.dst = appendDouble(o.dst, *rec.Location.Latitude)
-		o.key("lon")
+		o.key(`"lon":`)
 		o.dst = appendDouble(o.dst, *rec.Location.Longitude)
 		o.close()
 	}
@@ -306,11 +306,11 @@ func encodeASN(res maxminddb.Result) ([]byte, error) {
 	}
 	o := obj{empty: true}
 	if rec.Number != nil {
-		o.num("number", int64(*rec.Number))
+		o.num(`"number":`, int64(*rec.Number))
 	}
 	if rec.Org != nil {
-		o.open("organization")
-		o.str("name", []byte(*rec.Org))
+		o.open(`"organization":`)
+		o.str(`"name":`, []byte(*rec.Org))
 		o.close()
 	}
 	return o.dst, nil
@@ -397,13 +397,13 @@ type extras struct {
 // appendSource appends the geo and as objects to a source object being written.
 func (x *extras) appendSource(o *obj) {
 	if len(x.geo) > 0 {
-		o.key("geo")
+		o.key(`"geo":`)
 		o.dst = append(o.dst, '{')
 		o.dst = append(o.dst, x.geo...)
 		o.dst = append(o.dst, '}')
 	}
 	if len(x.as) > 0 {
-		o.key("as")
+		o.key(`"as":`)
 		o.dst = append(o.dst, '{')
 		o.dst = append(o.dst, x.as...)
 		o.dst = append(o.dst, '}')
