@@ -408,6 +408,14 @@ func (o *memberIter) end() int {
 // keyEquals reports whether the raw (quoted) key equals key once decoded.
 func keyEquals(raw []byte, key []byte) bool {
 	inner := raw[1 : len(raw)-1]
+	if len(inner) == 0 || len(key) == 0 {
+		return len(inner) == len(key) // an escape never decodes to nothing
+	}
+	if inner[0] != key[0] && inner[0] != '\\' {
+		// The decoded key starts with inner[0] unless an escape starts there: most keys
+		// differ here, before any scan for escapes.
+		return false
+	}
 	if len(inner) <= len(key) {
 		// An escape is longer than what it decodes to (\n is 2 bytes for 1; \u00e9 6 for 2;
 		// a surrogate pair 12 for 4; a lone surrogate 6 for U+FFFD's 3), so a raw key no

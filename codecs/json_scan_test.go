@@ -380,9 +380,10 @@ func TestMembers(t *testing.T) {
 	}
 }
 
-// keyEquals decides on the raw key's length before decoding any escape: it must agree with
-// decoding the key and comparing, for escapes of every length (the \u005f of "_id"
-// included) and for keys of every length around the one looked for.
+// keyEquals decides on the first byte and the raw key's length before decoding any escape:
+// it must agree with decoding the key and comparing, for escapes of every length (the \u005f
+// of "_id" included, also as the first byte) and for keys of every length around the one
+// looked for.
 func FuzzKeyEquals(f *testing.F) {
 	for _, s := range []string{`"_id"`, `"\u005fid"`, `"_i"`, `"_idx"`, `"a\nb"`, `"\ud83d\ude00"`, `"\ud800"`, `"\u00e9"`, `"é"`, `"\\"`, `"\"_id"`} {
 		f.Add([]byte(s), "_id")
@@ -391,6 +392,10 @@ func FuzzKeyEquals(f *testing.F) {
 		f.Add([]byte(s), "\uFFFD")
 	}
 	f.Add([]byte(`"a\nb"`), `a\nb`) // the raw bytes equal the key, the decoded ones do not
+	f.Add([]byte(`""`), "")         // empty keys: no first byte to compare
+	f.Add([]byte(`""`), "_id")
+	f.Add([]byte(`"\u0000"`), "")  // an escape never decodes to nothing
+	f.Add([]byte(`"\u005f"`), "_") // an escape in the first byte
 	f.Fuzz(func(t *testing.T, raw []byte, key string) {
 		if skipString(raw, 0) != len(raw) {
 			return // keyEquals gets well-formed strings only
