@@ -100,3 +100,33 @@ func FuzzFilterDocument(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitRequest holds splitRequest to the definition of a request line's version: the
+// digits[.digits] after the last " HTTP/", ending the line. splitRequest finds it from the
+// last space instead; both must split every line alike.
+func FuzzSplitRequest(f *testing.F) {
+	for _, s := range []string{"GET / HTTP/1.1", "GET /a HTTP/1.1 HTTP/2", "GET /a HTTP/1.1 x", "GET /a HTTP/",
+		"GET /a  HTTP/1.0", "GET HTTP/1.1", "GET /a%20HTTP/1.1", "GET /a HTTP/1.", "GET /a HTTP/10", "-", "GET /"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, req []byte) {
+		var got Record
+		splitRequest(req, &got)
+		var want Record
+		if sp := bytes.IndexByte(req, ' '); sp > 0 && bytes.IndexFunc(req[:sp], func(c rune) bool { return c > 0x7f || !isWordByte(byte(c)) }) < 0 {
+			rest := req[sp+1:]
+			url := rest
+			var version []byte
+			if j := bytes.LastIndex(rest, []byte(" HTTP/")); j >= 0 && isVersion(rest[j+6:]) {
+				url, version = rest[:j], rest[j+6:]
+			}
+			if len(url) > 0 {
+				want.Method, want.URL, want.Version = req[:sp], url, version
+			}
+		}
+		if !bytes.Equal(got.Method, want.Method) || !bytes.Equal(got.URL, want.URL) || !bytes.Equal(got.Version, want.Version) ||
+			(got.Version == nil) != (want.Version == nil) {
+			t.Fatalf("splitRequest(%q): method %q, url %q, version %q; want %q, %q, %q", req, got.Method, got.URL, got.Version, want.Method, want.URL, want.Version)
+		}
+	})
+}

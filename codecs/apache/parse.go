@@ -313,7 +313,8 @@ func splitRequest(req []byte, r *Record) {
 	rest := req[sp+1:]
 	url := rest
 	var version []byte
-	if j := bytes.LastIndex(rest, []byte(" HTTP/")); j >= 0 {
+	// The version ends the line, so it follows the last space: no search for " HTTP/".
+	if j := bytes.LastIndexByte(rest, ' '); j >= 0 && bytes.HasPrefix(rest[j+1:], []byte("HTTP/")) {
 		v := rest[j+6:]
 		if isVersion(v) {
 			url, version = rest[:j], v
