@@ -76,12 +76,13 @@ func (p *Buffers) put(b []byte) {
 }
 
 // minPooledEvents is the smallest event slice the pool keeps: a full batch's (batch_events
-// is 1024 by default). Smaller ones (a tailed file's few lines) are left to the collector.
+// is 512 by default in the kafka input, 2048 in the file input). Smaller ones (a tailed
+// file's few lines) are left to the collector.
 const minPooledEvents = 256
 
 // Events returns an empty event slice with a capacity of at least n, every element up to
 // its capacity the zero Event: a pooled one when the pool holds one that large. Hand it to the batch with Batch.RecycleEvents. Like the byte
-// buffers, it spares the collector an allocation per batch (1024 events are 140 KB).
+// buffers, it spares the collector an allocation per batch (512 events are 70 KB).
 func (p *Buffers) Events(n int) []Event {
 	if p != nil && n <= maxPooledEvents {
 		if s, ok := p.events.Get().(*[]Event); ok {

@@ -22,7 +22,7 @@ type Config struct {
 	Codec             string   `hcl:"codec,optional"`              // default json
 	CommitInterval    string   `hcl:"commit_interval,optional"`    // default 1s
 	MaxInFlight       int      `hcl:"max_in_flight,optional"`      // unacked batches per partition; default 8
-	BatchEvents       int      `hcl:"batch_events,optional"`       // default 1024
+	BatchEvents       int      `hcl:"batch_events,optional"`       // default 512
 	BatchBytes        string   `hcl:"batch_bytes,optional"`        // default 1MiB; fetches ask for at most min(this, 128KiB)
 	FetchMaxWait      string   `hcl:"fetch_max_wait,optional"`     // default 500ms
 	FetchBudget       string   `hcl:"fetch_budget,optional"`       // default 4MiB: fetched-but-not-emitted data, all partitions
@@ -53,7 +53,7 @@ const (
 	DefaultCodec          = "json"
 	DefaultCommitInterval = "1s"
 	DefaultMaxInFlight    = 8
-	DefaultBatchEvents    = 1024
+	DefaultBatchEvents    = 512
 	DefaultBatchBytes     = "1MiB"
 	DefaultFetchMaxWait   = "500ms"
 	// DefaultFetchBudget is about four fetches of decoded records: enough to keep the
