@@ -1,6 +1,7 @@
 package codecs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strconv"
 	"time"
@@ -192,11 +193,19 @@ func appendFile(dst []byte, f *pipeline.FileOrigin) []byte {
 //
 // A JSONDecoder keeps a scratch buffer: use one per goroutine.
 type JSONDecoder struct {
-	top     []byte // the TopIndex of the document being written
-	scratch []byte // the message with invalid UTF-8 replaced
-	ids     []byte // the ids handed out (see keepID)
-	oneLine []byte // the message with line breaks outside strings made spaces
+	top     []byte              // the TopIndex of the document being written
+	scratch []byte              // the message with invalid UTF-8 replaced
+	ids     []byte              // the ids handed out (see keepID)
+	oneLine []byte              // the message with line breaks outside strings made spaces
+	seen    [seenMembers][]byte // see value
 }
+
+// seenMembers is how many top-level members, by position, value remembers; seenMax the
+// longest object value it keeps.
+const (
+	seenMembers = 16
+	seenMax     = 512
+)
 
 // NewJSONDecoder returns a decoder.
 func NewJSONDecoder() *JSONDecoder { return &JSONDecoder{} }
@@ -239,7 +248,7 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 	dst = append(dst, '{')
 	first := true
 	it := newMemberIter(msg, open)
-	for {
+	for pos := 0; ; pos++ {
 		m, ok := it.nextKey()
 		if !ok {
 			break
@@ -253,7 +262,7 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 			}
 			continue
 		}
-		if m, ok = it.value(m); !ok {
+		if m, ok = d.value(&it, m, pos); !ok {
 			break
 		}
 		val := msg[m.valStart:m.valEnd]
@@ -315,6 +324,30 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(end-start))
 	e.Doc, e.Top = dst[start:end:end], dst[end:len(dst):len(dst)]
 	return dst
+}
+
+// value completes the top-level member m of it, at position pos, as it.value does, without
+// checking an object value again that this decoder checked before: records of one source
+// repeat most of their objects byte for byte (agent, host, ecs, input). For the first
+// seenMembers positions it keeps the last object value that position held (once checked, up
+// to seenMax bytes); when the record's value at that position starts with those bytes, the
+// value is those bytes: an object ends at its matching brace, so equal bytes make the same,
+// well-formed object (the message is valid UTF-8 by then, and every position is at the same
+// depth), and the iterator goes on after it as after a check. Anything else is checked.
+func (d *JSONDecoder) value(it *memberIter, m member, pos int) (member, bool) {
+	b := it.b
+	if pos >= seenMembers || m.valStart >= len(b) || b[m.valStart] != '{' {
+		return it.value(m)
+	}
+	seen := &d.seen[pos]
+	if len(*seen) > 0 && bytes.HasPrefix(b[m.valStart:], *seen) {
+		return it.valueEnd(m, m.valStart+len(*seen))
+	}
+	m, ok := it.value(m)
+	if ok && m.valEnd-m.valStart <= seenMax {
+		*seen = append((*seen)[:0], b[m.valStart:m.valEnd]...)
+	}
+	return m, ok
 }
 
 // metadataID completes the member m of it (an "@metadata" member, from nextKey), checking

@@ -26,36 +26,56 @@ func BenchmarkDecodeAccessLine(b *testing.B) {
 
 // BenchmarkDecodeAccessLines decodes the wire format of the 10,000 real access lines of
 // apache/testdata in turn: unlike one document decoded again and again, their varied
-// lengths and escapes defeat the branch predictor as an indexer's input does.
+// lengths and escapes defeat the branch predictor as an indexer's input does. In
+// "one-source" every record comes from one shipper, as a partition's records come in runs
+// of one shipper's batches; in "two-sources-alternating", two shippers (other host, agent
+// ids and file) alternate record by record, the worst case for the decoder's memory of the
+// objects it checked.
 func BenchmarkDecodeAccessLines(b *testing.B) {
 	data, err := os.ReadFile("apache/testdata/elastic-examples-apache_logs.log")
 	if err != nil {
 		b.Fatal(err)
 	}
-	enc := NewJSONEncoder(pipeline.Agent{Hostname: "web1", Version: "8.11.0", ID: "2d6d4d11-4b1f-4c8e-9a3c-6b1b0f3d8e21",
-		EphemeralID: "8b0f7a54-6d53-4b56-a2b5-0f1d3c9a7e44"})
-	e := lineEvent()
-	var wires [][]byte
-	size := 0
-	for line := range bytes.Lines(data) {
-		e.Message = bytes.TrimRight(line, "\r\n")
-		e.Offset += int64(len(line))
-		e.ID = string(pipeline.AppendEventID(nil, "0123456789abcdef0123", e.Offset))
-		w := enc.Encode(nil, e)
-		wires = append(wires, w)
-		size += len(w)
+	encs := []*JSONEncoder{
+		NewJSONEncoder(pipeline.Agent{Hostname: "web1", Version: "8.11.0", ID: "2d6d4d11-4b1f-4c8e-9a3c-6b1b0f3d8e21",
+			EphemeralID: "8b0f7a54-6d53-4b56-a2b5-0f1d3c9a7e44"}),
+		NewJSONEncoder(pipeline.Agent{Hostname: "web2", Version: "8.11.0", ID: "5a0c3e1f-2b4d-4e6f-8a1c-3d5e7f9b1c2e",
+			EphemeralID: "1f3e5d7c-9b1a-4c2e-8d4f-6a8c0e2b4d6f"}),
 	}
-	dec := NewJSONDecoder()
-	buf := make([]byte, 0, 4096)
-	var d pipeline.Event
-	b.ReportAllocs()
-	b.SetBytes(int64(size / len(wires)))
-	i := 0
-	for b.Loop() {
-		buf = dec.Decode(buf[:0], wires[i], tsSample, &d)
-		if i++; i == len(wires) {
-			i = 0
-		}
+	for _, tc := range []struct {
+		name    string
+		sources int
+	}{{"one-source", 1}, {"two-sources-alternating", 2}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var wires [][]byte
+			size := 0
+			events := []*pipeline.Event{lineEvent(), lineEvent()}
+			events[1].File = &pipeline.FileOrigin{Path: "/var/log/httpd/access_log", DeviceID: 2049, Inode: 99, Fingerprint: "cd"}
+			n := 0
+			for line := range bytes.Lines(data) {
+				src := n % tc.sources
+				n++
+				e := events[src]
+				e.Message = bytes.TrimRight(line, "\r\n")
+				e.Offset += int64(len(line))
+				e.ID = string(pipeline.AppendEventID(nil, "0123456789abcdef0123", e.Offset))
+				w := encs[src].Encode(nil, e)
+				wires = append(wires, w)
+				size += len(w)
+			}
+			dec := NewJSONDecoder()
+			buf := make([]byte, 0, 4096)
+			var d pipeline.Event
+			b.ReportAllocs()
+			b.SetBytes(int64(size / len(wires)))
+			i := 0
+			for b.Loop() {
+				buf = dec.Decode(buf[:0], wires[i], tsSample, &d)
+				if i++; i == len(wires) {
+					i = 0
+				}
+			}
+		})
 	}
 }
 

@@ -444,3 +444,35 @@ func TestDecodeIDsShareBuffers(t *testing.T) {
 		t.Errorf("%v allocations per decoded record, want the ids to share buffers", allocs)
 	}
 }
+
+// FuzzDecodeAfter holds a decoder that decoded prev first, and so may reuse its checks of
+// prev's objects (JSONDecoder.value), to a fresh decoder: msg must decode to the same bytes,
+// id and time, whatever prev held at the same positions (the same object, a prefix of it,
+// the same bytes followed by more, a malformed one).
+func FuzzDecodeAfter(f *testing.F) {
+	obj := `{"type":"logpipe","name":"web1"}`
+	for _, s := range [][2]string{
+		{`{"agent":` + obj + `}`, `{"agent":` + obj + `}`},
+		{`{"agent":` + obj + `}`, `{"agent":` + obj + `x}`},
+		{`{"agent":` + obj + `}`, `{"agent":` + obj + `,"b":2}`},
+		{`{"agent":` + obj + `}`, `{"agent":` + obj[:len(obj)-1]},
+		{`{"agent":` + obj + `}`, `{"agent":{"type":"logpipe","name":"web12"}}`},
+		{`{"agent":{"a":1}}`, `{"agent":{"a":1} }`},
+		{`{"agent":{"a":12}}`, `{"agent":{"a":1}}`},
+		{`{"@metadata":{"_id":"x"},"agent":` + obj + `}`, `{"@metadata":{"_id":"y"},"agent":` + obj + `}`},
+		{`{"a":{"b":{"c":{}}}}`, "{\"a\":{\"b\":{\"c\":{}}}}\n"},
+	} {
+		f.Add([]byte(s[0]), []byte(s[1]))
+	}
+	f.Fuzz(func(t *testing.T, prev, msg []byte) {
+		warm := NewJSONDecoder()
+		var pe pipeline.Event
+		warm.Decode(nil, prev, tsSample, &pe)
+		var got, want pipeline.Event
+		out := warm.Decode(nil, msg, tsSample, &got)
+		ref := NewJSONDecoder().Decode(nil, msg, tsSample, &want)
+		if !bytes.Equal(out, ref) || got.ID != want.ID || !got.Timestamp.Equal(want.Timestamp) {
+			t.Fatalf("after %q, Decode(%q) = %q (id %q); a fresh decoder gives %q (id %q)", prev, msg, out, got.ID, ref, want.ID)
+		}
+	})
+}
