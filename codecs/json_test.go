@@ -461,6 +461,10 @@ func FuzzDecodeAfter(f *testing.F) {
 		{`{"agent":{"a":12}}`, `{"agent":{"a":1}}`},
 		{`{"@metadata":{"_id":"x"},"agent":` + obj + `}`, `{"@metadata":{"_id":"y"},"agent":` + obj + `}`},
 		{`{"a":{"b":{"c":{}}}}`, "{\"a\":{\"b\":{\"c\":{}}}}\n"},
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"}}}`},
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"}x}}`},
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"},}}`},
+		{`{"log":{"file":{}}}`, `{"log":{"file":{},"x":[1,{"a":{}}]}}`},
 	} {
 		f.Add([]byte(s[0]), []byte(s[1]))
 	}
@@ -473,6 +477,14 @@ func FuzzDecodeAfter(f *testing.F) {
 		ref := NewJSONDecoder().Decode(nil, msg, tsSample, &want)
 		if !bytes.Equal(out, ref) || got.ID != want.ID || !got.Timestamp.Equal(want.Timestamp) {
 			t.Fatalf("after %q, Decode(%q) = %q (id %q); a fresh decoder gives %q (id %q)", prev, msg, out, got.ID, ref, want.ID)
+		}
+		// Both decoders walk objects member by member; ValidObject (skipValue) is the
+		// reference for which records are JSON objects.
+		if utf8.Valid(msg) && !bytes.ContainsAny(msg, "\r\n") && !bytes.Contains(msg, []byte("_jsonparsefailure")) {
+			failed := bytes.HasSuffix(got.Doc, []byte(`"tags":["_jsonparsefailure"]}`))
+			if failed == ValidObject(msg) {
+				t.Fatalf("after %q, Decode(%q) = %q: parse failure %v, ValidObject %v", prev, msg, got.Doc, failed, ValidObject(msg))
+			}
 		}
 	})
 }
