@@ -66,7 +66,11 @@ type Event struct {
 	// Message is the line without its ending (line events only).
 	Message []byte
 	// Doc is the JSON object of a document event, without @metadata. Set it with SetDoc,
-	// which forgets Top.
+	// which forgets Top. Doc is one line: it holds no line feed or carriage return (JSON
+	// has them only between tokens; the json decoder turns those of a pretty-printed record
+	// into spaces, and every stage that writes a Doc writes none), so an output writes it
+	// into a line-delimited body (a _bulk request) as it is. SetDoc checks this in
+	// race-detector builds (the test suite's).
 	Doc []byte
 	// Top is an index of Doc's top-level members written by the decoder that wrote Doc
 	// (see codecs.TopIndex), so that a filter finds them without walking Doc again; nil
@@ -86,8 +90,12 @@ type Event struct {
 	Fields *InputFields
 }
 
-// SetDoc makes doc the event's document, without an index of its members (Top).
-func (e *Event) SetDoc(doc []byte) { e.Doc, e.Top = doc, nil }
+// SetDoc makes doc, one line (see Doc), the event's document, without an index of its
+// members (Top).
+func (e *Event) SetDoc(doc []byte) {
+	checkOneLine(doc)
+	e.Doc, e.Top = doc, nil
+}
 
 // eventOverhead approximates the fixed memory cost of an Event besides its byte slices.
 const eventOverhead = 128

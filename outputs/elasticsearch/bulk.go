@@ -194,15 +194,17 @@ func (bb *bodyBuilder) appendID(dst []byte, e *pipeline.Event) []byte {
 	return append(dst, e.ID...)
 }
 
-// appendSource appends the document: a document event's Doc as it is; a line event
-// encoded in the wire format without @metadata. Newlines outside JSON strings are
-// whitespace and must not split the NDJSON line, so they become spaces (a raw newline
-// inside a string is invalid JSON either way).
+// appendSource appends the document: a document event's Doc as it is (one line, by the
+// contract of pipeline.Event.Doc); a line event encoded in the wire format without
+// @metadata. In the encoded form, newlines outside JSON strings are whitespace and must not
+// split the NDJSON line, so they become spaces (a raw newline inside a string is invalid
+// JSON either way).
 func (bb *bodyBuilder) appendSource(dst []byte, e *pipeline.Event) []byte {
-	start := len(dst)
 	if e.Doc != nil {
-		dst = append(dst, e.Doc...)
-	} else if bb.encoder != nil {
+		return append(dst, e.Doc...)
+	}
+	start := len(dst)
+	if bb.encoder != nil {
 		dst = bb.encoder.Encode(dst, e)
 		doc := codecs.RemoveMember(dst[start:], "@metadata")
 		dst = dst[:start+len(doc)]

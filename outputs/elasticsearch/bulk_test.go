@@ -14,7 +14,7 @@ func TestBodyBuilder(t *testing.T) {
 	ack := &batchAck{}
 	ts := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
 	evs := []pipeline.Event{
-		{Timestamp: ts, ID: `a"b`, Doc: []byte("{\"m\":\n1}\n")},
+		{Timestamp: ts, ID: `a"b`, Doc: []byte(`{"m": 1}`)},
 		{Timestamp: ts.Add(-time.Second), Topic: "kafka_test", Partition: 2, Offset: 9, Doc: []byte(`{}`)},
 		{Timestamp: ts, Doc: []byte(`{"x":1}`)},
 	}
