@@ -478,8 +478,9 @@ func FuzzDecodeAfter(f *testing.F) {
 		if !bytes.Equal(out, ref) || got.ID != want.ID || !got.Timestamp.Equal(want.Timestamp) {
 			t.Fatalf("after %q, Decode(%q) = %q (id %q); a fresh decoder gives %q (id %q)", prev, msg, out, got.ID, ref, want.ID)
 		}
-		// Both decoders walk objects member by member; ValidObject (skipValue) is the
-		// reference for which records are JSON objects.
+		// Whether the record is a JSON object at all is ValidObject's to say (skipValue over
+		// the whole record, no memory of earlier records): a remembered object must never
+		// turn a malformed record into a document, nor a well-formed one into a failure.
 		if utf8.Valid(msg) && !bytes.ContainsAny(msg, "\r\n") && !bytes.Contains(msg, []byte("_jsonparsefailure")) {
 			failed := bytes.HasSuffix(got.Doc, []byte(`"tags":["_jsonparsefailure"]}`))
 			if failed == ValidObject(msg) {
