@@ -157,37 +157,3 @@ func TestEventsSmallOrNilPool(t *testing.T) {
 		t.Fatal("a slice below minPooledEvents was pooled")
 	}
 }
-
-// TestCopiedReleasesBeforeAck: once every output that received a batch said it copied the
-// events' bytes, the batch's buffers go back to the pool although no output acknowledged
-// yet; while one output has not, they stay. The final acknowledgement then releases
-// nothing twice.
-func TestCopiedReleasesBeforeAck(t *testing.T) {
-	var pool Buffers
-	buf := append(pool.Get(100<<10), "document bytes"...)
-	b := NewBatch("d", []Event{{Doc: buf}}, nil)
-	b.Recycle(&pool, buf)
-	// As Runner.fanOut does for two outputs.
-	b.Retain(2)
-	b.shareCopies(2)
-	outs := []*runOutput{{c: &stageCounters{}}, {c: &stageCounters{}}}
-	v1, v2 := outs[0].view(b, 1, 14), outs[1].view(b, 1, 14)
-	b.Ack()
-
-	v1.Copied()
-	if b.released.Load() || string(v2.Events[0].Doc) != "document bytes" {
-		t.Fatal("the buffer was released while one output had not copied the documents")
-	}
-	v2.Copied()
-	if !b.released.Load() || b.recycle != nil || (raceEnabled && buf[0] != 0xfe) {
-		t.Fatal("the buffer was not released once every output copied the documents")
-	}
-	if b.Acked() {
-		t.Fatal("copying acknowledged the batch")
-	}
-	v1.Ack()
-	v2.Ack()
-	if !b.Acked() {
-		t.Fatal("the batch was not acknowledged by both outputs")
-	}
-}

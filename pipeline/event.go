@@ -123,12 +123,6 @@ type Batch struct {
 	pending atomic.Int32
 	bytes   int
 	recycle []recycled // buffers returned to their pool after the final acknowledgement
-	// copiers counts the outputs that may still read the events' bytes (see Copied);
-	// released is set once the recycled buffers went back to their pools.
-	copiers  atomic.Int32
-	released atomic.Bool
-	// shared is, for an output's view of a batch (see Runner), the batch it shows.
-	shared *Batch
 	// events is the event slice returned to eventsPool after the final acknowledgement.
 	events     []Event
 	eventsPool *Buffers
@@ -179,7 +173,6 @@ func (b *Batch) Rewritten(pool *Buffers, bufs ...[]byte) {
 func NewBatch(domain string, events []Event, onAck func()) *Batch {
 	b := &Batch{Events: events, Domain: domain, onAck: onAck}
 	b.pending.Store(1)
-	b.copiers.Store(1)
 	for i := range events {
 		b.bytes += events[i].Size()
 	}
@@ -210,7 +203,10 @@ func (b *Batch) Ack() {
 				if b.onAck != nil {
 					b.onAck()
 				}
-				b.release()
+				for _, r := range b.recycle {
+					r.pool.put(r.buf)
+				}
+				b.recycle = nil
 				if b.eventsPool != nil {
 					b.eventsPool.putEvents(b.events)
 					b.events, b.eventsPool = nil, nil
@@ -219,39 +215,6 @@ func (b *Batch) Ack() {
 			return
 		}
 	}
-}
-
-// Copied tells the batch that the output holding it has copied what it needs of the
-// events' Doc and Message bytes (into request bodies) and never reads them again; it may
-// still read the other fields of the events until it acknowledges. Once every output that
-// received the batch called Copied, the buffers those bytes live in go back to their pools
-// without waiting for the acknowledgements, so that a batch waiting for Elasticsearch does
-// not hold its documents twice (in the batch and in the request body). Optional (an output
-// that does not call it keeps the buffers until the acknowledgement); at most once per
-// output. Safe for concurrent use with Ack.
-func (b *Batch) Copied() {
-	t := b
-	if b.shared != nil {
-		t = b.shared
-	}
-	if t.copiers.Add(-1) == 0 {
-		t.release()
-	}
-}
-
-// shareCopies prepares b to be handed to n outputs: each of their Copied calls counts.
-func (b *Batch) shareCopies(n int) { b.copiers.Store(int32(n)) }
-
-// release hands the recycled buffers back to their pools, once: after every output copied
-// the bytes (Copied) or after the final acknowledgement, whichever comes first.
-func (b *Batch) release() {
-	if !b.released.CompareAndSwap(false, true) {
-		return
-	}
-	for _, r := range b.recycle {
-		r.pool.put(r.buf)
-	}
-	b.recycle = nil
 }
 
 // Acked reports whether every expected acknowledgement arrived.

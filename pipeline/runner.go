@@ -602,7 +602,6 @@ func (r *Runner) fanOut(hardCtx context.Context, b *Batch) {
 	// output cannot complete the batch before every output received it. Each output gets its
 	// own view of the batch, so that its acknowledgements are counted.
 	b.Retain(len(r.outputs))
-	b.shareCopies(len(r.outputs))
 	n, payload := int64(b.Len()), payloadBytes(b)
 	for _, o := range r.outputs {
 		if err := o.q.Put(hardCtx, o.view(b, n, payload)); err != nil {
@@ -649,7 +648,7 @@ func (r *Runner) runOutput(hardCtx context.Context, o *runOutput) {
 // events, with an acknowledgement of its own that counts what o acknowledged and then
 // acknowledges b once for o. One allocation per batch and output, none per event.
 func (o *runOutput) view(b *Batch, n, payload int64) *Batch {
-	v := &Batch{Events: b.Events, Domain: b.Domain, bytes: b.bytes, shared: b}
+	v := &Batch{Events: b.Events, Domain: b.Domain, bytes: b.bytes}
 	v.pending.Store(1)
 	v.onAck = func() {
 		o.c.eventsAcked.Add(n)

@@ -55,9 +55,9 @@ type Filter interface {
 // own in-flight limit is reached (backpressure). It calls b.Ack exactly once when every event
 // of the batch is durable or was set aside in a dead-letter queue. Transient failures are
 // retried inside the output (forever by default); Write returns an error only when ctx ends
-// or on a failure that stops the pipeline. An output that copies the events' bytes into
-// requests it keeps (and resends from) may call b.Copied once it has, so that the batch's
-// buffers are reused before the acknowledgement; it must not read Doc or Message after.
+// or on a failure that stops the pipeline. The events' bytes stay valid until the output
+// calls b.Ack (their buffers go back to their pools after the final acknowledgement), so
+// an output may keep pointing at them instead of copying them; it must not read them after.
 //
 // Close is called once after the last Write: it flushes, waits for in-flight batches until
 // ctx is done, and releases resources. Batches not acknowledged by then are never acked.

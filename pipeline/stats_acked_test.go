@@ -56,10 +56,9 @@ func TestStatsCountAcknowledgedEvents(t *testing.T) {
 func TestBatchViewKnowsEveryField(t *testing.T) {
 	// recycle, events and eventsPool are deliberately not copied: the buffers and the event
 	// slice go back to the pool when the parent batch is acknowledged by every output, which
-	// happens after every view was. copiers and released are the parent's too: a view's
-	// Copied counts in its shared parent.
+	// happens after every view was.
 	known := map[string]bool{"Events": true, "Domain": true, "onAck": true, "pending": true, "bytes": true,
-		"recycle": true, "events": true, "eventsPool": true, "copiers": true, "released": true, "shared": true}
+		"recycle": true, "events": true, "eventsPool": true}
 	bt := reflect.TypeOf(Batch{})
 	for i := 0; i < bt.NumField(); i++ {
 		if !known[bt.Field(i).Name] {

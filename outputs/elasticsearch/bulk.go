@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -27,12 +28,17 @@ func (a *batchAck) done(n int) {
 	}
 }
 
-// docRef locates one document's two lines (action and source) inside a request body.
+// docRef locates one document's two lines inside a request. The action line, and the
+// source line when the output encoded it itself, are in the request's body: from off, a
+// newline (ending the line before it), the action line, then that source. A document's
+// source (its Doc) stays where the pipeline put it, in doc: the request only points at it
+// (its batch keeps its buffers until it is acknowledged, after the request is done).
 type docRef struct {
-	off    int // start of the action line
-	src    int // start of the source line, relative to off
-	end    int // end (after the source's newline), relative to off
-	idxOff int // the quoted _index value, relative to off
+	off    int    // start of the document's piece of the body (its leading newline)
+	src    int    // start of the source line, relative to off
+	end    int    // end of the piece (before the source's newline), relative to off
+	doc    []byte // the source when it is the event's Doc (then src == end)
+	idxOff int    // the quoted _index value, relative to off
 	idxLen int
 	idOff  int // the quoted _id value, relative to off; idLen 0 when absent
 	idLen  int
@@ -40,10 +46,17 @@ type docRef struct {
 	ack    *batchAck
 }
 
-// request is one _bulk request: an NDJSON body and the documents it holds, in order.
+// size is the number of bytes d adds to a request's NDJSON body: its two lines with their
+// newlines (the leading newline of its piece counts for the one after its source).
+func (d *docRef) size() int { return d.end + len(d.doc) }
+
+// request is one _bulk request: the documents it holds, in order, and the body bytes that
+// they point into.
 type request struct {
 	body   []byte
 	docs   []docRef
+	size   int          // bytes of the NDJSON body: the sum of the documents' size
+	pieces net.Buffers  // the body to send, rebuilt for each attempt (see appendPieces)
 	answer bulkResponse // the last answer, its items reused by the next (see parseResponse)
 
 	// State of the current process call (output.go).
@@ -57,10 +70,42 @@ func (r *request) reset() {
 	r.body = r.body[:0]
 	clear(r.docs)
 	r.docs = r.docs[:0]
+	r.size = 0
+	clear(r.pieces)
+	r.pieces = r.pieces[:0]
+}
+
+// newline ends the last source line of a body.
+var newline = []byte{'\n'}
+
+// appendPieces appends the pieces of r's NDJSON body to dst: for each document its piece
+// of the body (without the leading newline for the first) and its doc, then the last
+// newline. Their lengths add up to r.size.
+func (r *request) appendPieces(dst net.Buffers) net.Buffers {
+	for i := range r.docs {
+		d := &r.docs[i]
+		p := r.body[d.off : d.off+d.end]
+		if i == 0 {
+			p = p[1:]
+		}
+		dst = append(dst, p)
+		if d.doc != nil {
+			dst = append(dst, d.doc)
+		}
+	}
+	if len(r.docs) > 0 {
+		dst = append(dst, newline)
+	}
+	return dst
 }
 
 // source returns the source line of d (without its newline).
-func (r *request) source(d *docRef) []byte { return r.body[d.off+d.src : d.off+d.end-1] }
+func (r *request) source(d *docRef) []byte {
+	if d.doc != nil {
+		return d.doc
+	}
+	return r.body[d.off+d.src : d.off+d.end]
+}
 
 // field returns the unquoted _index or _id of d.
 func (r *request) field(d *docRef, off, n int) string {
@@ -75,24 +120,21 @@ func (r *request) field(d *docRef, off, n int) string {
 	return string(s)
 }
 
-// keep compacts the body in place so that it holds only the documents for which keep
-// returns true, in their order.
+// keep drops the documents for which keep returns false, keeping the others in their order.
+// The body is not rewritten: the pieces of the dropped documents are no longer sent.
 func (r *request) keep(keep func(i int) bool) {
-	w, pos := 0, 0
+	w := 0
+	r.size = 0
 	for i := range r.docs {
 		if !keep(i) {
 			continue
 		}
-		d := r.docs[i]
-		n := copy(r.body[pos:], r.body[d.off:d.off+d.end])
-		d.off = pos
-		pos += n
-		r.docs[w] = d
+		r.docs[w] = r.docs[i]
+		r.size += r.docs[w].size()
 		w++
 	}
 	clear(r.docs[w:])
 	r.docs = r.docs[:w]
-	r.body = r.body[:pos]
 }
 
 // bodyBuilder appends documents as `create` actions to a request body. It keeps scratch
@@ -118,11 +160,12 @@ func newBodyBuilder(index *codecs.Template, enc pipeline.Encoder) *bodyBuilder {
 
 const actionPrefix = `{"create":{"_index":`
 
-// appendDoc appends the action and source lines of e, event ev of ack's batch, to r.
+// appendDoc appends the action and source lines of e, event ev of ack's batch, to r. The
+// source is not copied when it is e's Doc (see docRef).
 func (bb *bodyBuilder) appendDoc(r *request, e *pipeline.Event, ev int, ack *batchAck) {
 	start := len(r.body)
 	d := docRef{off: start, ev: ev, ack: ack}
-	r.body = append(r.body, actionPrefix...)
+	r.body = append(r.body, "\n"+actionPrefix...)
 	d.idxOff = len(r.body) - start
 	r.body = bb.appendIndex(r.body, e)
 	d.idxLen = len(r.body) - start - d.idxOff
@@ -135,10 +178,14 @@ func (bb *bodyBuilder) appendDoc(r *request, e *pipeline.Event, ev int, ack *bat
 	}
 	r.body = append(r.body, "}}\n"...)
 	d.src = len(r.body) - start
-	r.body = bb.appendSource(r.body, e)
-	r.body = append(r.body, '\n')
+	if e.Doc != nil {
+		d.doc = e.Doc // one line, by the contract of pipeline.Event.Doc
+	} else {
+		r.body = bb.encodeSource(r.body, e)
+	}
 	d.end = len(r.body) - start
 	r.docs = append(r.docs, d)
+	r.size += d.size()
 }
 
 func (bb *bodyBuilder) appendIndex(dst []byte, e *pipeline.Event) []byte {
@@ -194,15 +241,11 @@ func (bb *bodyBuilder) appendID(dst []byte, e *pipeline.Event) []byte {
 	return append(dst, e.ID...)
 }
 
-// appendSource appends the document: a document event's Doc as it is (one line, by the
-// contract of pipeline.Event.Doc); a line event encoded in the wire format without
+// encodeSource appends the document of a line event: encoded in the wire format without
 // @metadata. In the encoded form, newlines outside JSON strings are whitespace and must not
 // split the NDJSON line, so they become spaces (a raw newline inside a string is invalid
 // JSON either way).
-func (bb *bodyBuilder) appendSource(dst []byte, e *pipeline.Event) []byte {
-	if e.Doc != nil {
-		return append(dst, e.Doc...)
-	}
+func (bb *bodyBuilder) encodeSource(dst []byte, e *pipeline.Event) []byte {
 	start := len(dst)
 	if bb.encoder != nil {
 		dst = bb.encoder.Encode(dst, e)

@@ -1,6 +1,7 @@
 package elasticsearch
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -26,8 +27,8 @@ func TestBodyBuilder(t *testing.T) {
 	want := `{"create":{"_index":"logs-2026.11.21","_id":"a\"b"}}` + "\n" + `{"m": 1}` + "\n" +
 		`{"create":{"_index":"logs-2026.11.20"}}` + "\n{}\n" +
 		`{"create":{"_index":"logs-2026.11.21"}}` + "\n" + `{"x":1}` + "\n"
-	if string(r.body) != want {
-		t.Fatalf("body\n%s\nwant\n%s", r.body, want)
+	if got := bodyOf(t, r); got != want {
+		t.Fatalf("body\n%s\nwant\n%s", got, want)
 	}
 	if got := r.field(&r.docs[0], r.docs[0].idOff, r.docs[0].idLen); got != `a"b` {
 		t.Errorf("id %q", got)
@@ -41,9 +42,31 @@ func TestBodyBuilder(t *testing.T) {
 	r.keep(func(i int) bool { return i != 1 })
 	want2 := `{"create":{"_index":"logs-2026.11.21","_id":"a\"b"}}` + "\n" + `{"m": 1}` + "\n" +
 		`{"create":{"_index":"logs-2026.11.21"}}` + "\n" + `{"x":1}` + "\n"
-	if string(r.body) != want2 || len(r.docs) != 2 || string(r.source(&r.docs[1])) != `{"x":1}` {
-		t.Errorf("after keep:\n%s", r.body)
+	if got := bodyOf(t, r); got != want2 || len(r.docs) != 2 || string(r.source(&r.docs[1])) != `{"x":1}` {
+		t.Errorf("after keep:\n%s", got)
 	}
+	r.keep(func(i int) bool { return i == 1 })
+	want3 := `{"create":{"_index":"logs-2026.11.21"}}` + "\n" + `{"x":1}` + "\n"
+	if got := bodyOf(t, r); got != want3 {
+		t.Errorf("after a second keep:\n%s", got)
+	}
+	r.keep(func(int) bool { return false })
+	if got := bodyOf(t, r); got != "" {
+		t.Errorf("after keeping nothing: %q", got)
+	}
+}
+
+// bodyOf returns the NDJSON body r sends, after checking that r.size is its length.
+func bodyOf(t *testing.T, r *request) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range r.appendPieces(nil) {
+		b.Write(p)
+	}
+	if b.Len() != r.size {
+		t.Fatalf("the body has %d bytes, size says %d:\n%s", b.Len(), r.size, b.String())
+	}
+	return b.String()
 }
 
 func TestDailyOnly(t *testing.T) {
@@ -79,5 +102,39 @@ func TestClassify(t *testing.T) {
 		if got := classify(c.r); got != c.want {
 			t.Errorf("classify(%+v) = %v, want %v", c.r, got, c.want)
 		}
+	}
+}
+
+// Sources the output encodes (line events) stay in the body beside the action lines, and
+// mix with documents the request points at, before and after keep.
+func TestBodyBuilderLineEvents(t *testing.T) {
+	bb := newBodyBuilder(codecs.MustParseTemplate("logs"), nil)
+	r := &request{}
+	ts := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
+	evs := []pipeline.Event{
+		{Timestamp: ts, Message: []byte("first")},
+		{Timestamp: ts, Doc: []byte(`{"m":2}`)},
+		{Timestamp: ts, Message: []byte("third")},
+	}
+	for i := range evs {
+		bb.appendDoc(r, &evs[i], i, &batchAck{})
+	}
+	line := func(m string) string {
+		return `{"create":{"_index":"logs"}}` + "\n" + `{"@timestamp":"2026-11-21T00:00:00.000Z","message":"` + m + `"}` + "\n"
+	}
+	doc := `{"create":{"_index":"logs"}}` + "\n" + `{"m":2}` + "\n"
+	if got, want := bodyOf(t, r), line("first")+doc+line("third"); got != want {
+		t.Fatalf("body\n%s\nwant\n%s", got, want)
+	}
+	if got := string(r.source(&r.docs[2])); got != `{"@timestamp":"2026-11-21T00:00:00.000Z","message":"third"}` {
+		t.Errorf("source %q", got)
+	}
+	r.keep(func(i int) bool { return i != 0 })
+	if got, want := bodyOf(t, r), doc+line("third"); got != want {
+		t.Fatalf("after keep:\n%s\nwant\n%s", got, want)
+	}
+	r.keep(func(i int) bool { return i != 0 })
+	if got, want := bodyOf(t, r), line("third"); got != want {
+		t.Fatalf("after a second keep:\n%s\nwant\n%s", got, want)
 	}
 }

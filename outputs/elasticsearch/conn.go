@@ -7,13 +7,14 @@ import (
 	"net/http"
 )
 
-// bodyConn is a connection to Elasticsearch that sends a _bulk body (a requestBody) with
-// one Write. net/http hands a body of known length to the connection's ReadFrom as an
-// io.LimitedReader around the request's body; a plain TCP connection would copy it through
-// a 32 KiB buffer, one write system call per 32 KiB. The bodies are already in memory
-// (several MiB each), so bodyConn writes them from where they are: no copy, and the kernel
-// takes the body in one call. The framing (Content-Length) is unchanged. Any other reader
-// is copied as the wrapped connection copies it. Through TLS, the tls.Conn above bodyConn
+// bodyConn is a connection to Elasticsearch that sends a _bulk body (a requestBody) from
+// where its pieces are. net/http hands a body of known length to the connection's ReadFrom
+// as an io.LimitedReader around the request's body; a plain TCP connection would copy it
+// through a 32 KiB buffer, one write system call per 32 KiB. A _bulk body is the action
+// lines the output wrote and the documents where the pipeline left them, so bodyConn hands
+// those pieces to the kernel as they are: one writev per 1,024 pieces (net.Buffers), no
+// copy in the process. The framing (Content-Length) is unchanged. Any other reader is
+// copied as the wrapped connection copies it. Through TLS, the tls.Conn above bodyConn
 // does the copying.
 type bodyConn struct{ net.Conn }
 
@@ -28,19 +29,16 @@ func dialBodyConn(dial func(ctx context.Context, network, addr string) (net.Conn
 	}
 }
 
-// ReadFrom implements io.ReaderFrom. It writes a requestBody inside an io.LimitedReader up
-// to the limit in one Write; other readers are copied.
+// ReadFrom implements io.ReaderFrom. It writes a requestBody inside an io.LimitedReader that
+// covers the rest of it with net.Buffers (writev on a TCP connection); other readers, and a
+// limit inside the body, are copied.
 func (c bodyConn) ReadFrom(r io.Reader) (int64, error) {
 	if lr, ok := r.(*io.LimitedReader); ok {
-		if b, ok := lr.R.(*requestBody); ok {
-			rest := b.b[b.off:]
-			if int64(len(rest)) > lr.N {
-				rest = rest[:lr.N]
-			}
-			n, err := c.Conn.Write(rest)
-			b.off += n
-			lr.N -= int64(n)
-			return int64(n), err
+		if b, ok := lr.R.(*requestBody); ok && b.left <= lr.N {
+			n, err := b.pieces.WriteTo(c.Conn)
+			b.left -= n
+			lr.N -= n
+			return n, err
 		}
 	}
 	if rf, ok := c.Conn.(io.ReaderFrom); ok {
@@ -49,20 +47,24 @@ func (c bodyConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
-// requestBody is the body of a request: a reader of b that is its own io.ReadCloser, so
-// net/http passes it to bodyConn as it is (a plain reader would be wrapped by NopCloser).
+// requestBody is the body of a request: a reader of its pieces, consumed as they are read,
+// that is its own io.ReadCloser, so net/http passes it to bodyConn as it is (a plain reader
+// would be wrapped by NopCloser). left is the number of bytes not yet read.
 type requestBody struct {
-	b   []byte
-	off int
+	pieces net.Buffers
+	left   int64
 }
 
 func (r *requestBody) Read(p []byte) (int, error) {
-	if r.off >= len(r.b) {
+	if r.left == 0 {
 		return 0, io.EOF
 	}
-	n := copy(p, r.b[r.off:])
-	r.off += n
-	return n, nil
+	n, err := r.pieces.Read(p)
+	r.left -= int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
 }
 
 func (r *requestBody) Close() error { return nil }
@@ -70,14 +72,22 @@ func (r *requestBody) Close() error { return nil }
 // newRequest returns a request of method to path with body, its length and GetBody set
 // (NewRequest sets them only for the readers of package bytes and strings).
 func newRequest(ctx context.Context, method, path string, body []byte) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, path, &requestBody{b: body})
+	return newPiecesRequest(ctx, method, path, int64(len(body)), net.Buffers{body},
+		func() net.Buffers { return net.Buffers{body} })
+}
+
+// newPiecesRequest returns a request of method to path whose body, size bytes, is the
+// concatenation of pieces; again returns the same pieces afresh for GetBody (a redirect):
+// the body consumes its list of pieces (not their bytes) as it is sent.
+func newPiecesRequest(ctx context.Context, method, path string, size int64, pieces net.Buffers, again func() net.Buffers) (*http.Request, error) {
+	if size == 0 {
+		return http.NewRequestWithContext(ctx, method, path, http.NoBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, path, &requestBody{pieces: pieces, left: size})
 	if err != nil {
 		return nil, err
 	}
-	req.ContentLength = int64(len(body))
-	req.GetBody = func() (io.ReadCloser, error) { return &requestBody{b: body}, nil }
-	if len(body) == 0 {
-		req.Body, req.GetBody = http.NoBody, nil
-	}
+	req.ContentLength = size
+	req.GetBody = func() (io.ReadCloser, error) { return &requestBody{pieces: again(), left: size}, nil }
 	return req, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,15 +298,14 @@ func (o *Output) batcher() {
 					timer.Reset(o.cfg.flushInterval)
 				}
 				o.bb.appendDoc(cur, &b.Events[i], i, ack)
-				if len(cur.docs) >= o.cfg.BatchEvents || len(cur.body) >= o.cfg.batchBytes {
+				if len(cur.docs) >= o.cfg.BatchEvents || cur.size >= o.cfg.batchBytes {
 					if !flush() {
 						return
 					}
 				}
 			}
-			// Every document is in a request body now, which retries and dead-letter
-			// entries read: the batch's own buffers can go back to their pool.
-			b.Copied()
+			// The requests point at the documents (docRef): the batch keeps its buffers
+			// until it is acknowledged, so it does not call b.Copied.
 		case <-timer.C:
 			if !flush() {
 				return
@@ -406,7 +406,7 @@ func (o *Output) settle(r *request, recovered bool) {
 // request's error.
 func (o *Output) attempt(ctx context.Context, r *request, resp *bytes.Buffer, attempts int) error {
 	o.stats.requests.Add(1)
-	status, err := o.send(ctx, r.body, resp)
+	status, err := o.send(ctx, r, resp)
 	r.status = status
 	if err != nil {
 		o.stats.failures.Add(1)
@@ -420,7 +420,7 @@ func (o *Output) attempt(ctx context.Context, r *request, resp *bytes.Buffer, at
 		o.stats.failures.Add(1)
 		o.split(ctx, r, resp, attempts, func() (int, string, string) {
 			return http.StatusRequestEntityTooLarge, "request_entity_too_large",
-				fmt.Sprintf("the document (%d bytes with its action line) is larger than the cluster's http.max_content_length", len(r.body))
+				fmt.Sprintf("the document (%d bytes with its action line) is larger than the cluster's http.max_content_length", r.size)
 		})
 		return nil
 	case status == http.StatusBadRequest:
@@ -557,12 +557,10 @@ func (o *Output) split(ctx context.Context, r *request, resp *bytes.Buffer, atte
 	}
 	half := len(r.docs) / 2
 	for _, part := range [][]docRef{r.docs[:half], r.docs[half:]} {
-		sub := &request{docs: make([]docRef, 0, len(part))}
-		for _, d := range part {
-			nd := d
-			nd.off = len(sub.body)
-			sub.body = append(sub.body, r.body[d.off:d.off+d.end]...)
-			sub.docs = append(sub.docs, nd)
+		// The halves point into r's body, which stays as it is until r.reset below.
+		sub := &request{body: r.body, docs: slices.Clone(part)}
+		for i := range sub.docs {
+			sub.size += sub.docs[i].size()
 		}
 		o.process(sub, resp)
 		if ctx.Err() != nil {
@@ -572,12 +570,14 @@ func (o *Output) split(ctx context.Context, r *request, resp *bytes.Buffer, atte
 	r.reset()
 }
 
-// send posts one _bulk body and reads the answer into resp. A transport error (connection
+// send posts r's _bulk body and reads the answer into resp. A transport error (connection
 // refused or reset, timeout) is returned as an error; any HTTP status is returned as is.
-func (o *Output) send(ctx context.Context, body []byte, resp *bytes.Buffer) (int, error) {
+func (o *Output) send(ctx context.Context, r *request, resp *bytes.Buffer) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.timeout)
 	defer cancel()
-	req, err := newRequest(ctx, http.MethodPost, o.path, body)
+	r.pieces = r.appendPieces(r.pieces[:0])
+	req, err := newPiecesRequest(ctx, http.MethodPost, o.path, int64(r.size), r.pieces,
+		func() net.Buffers { return r.appendPieces(nil) })
 	if err != nil {
 		return 0, err
 	}

@@ -98,9 +98,9 @@ var day1 = time.Date(2026, 11, 20, 23, 59, 59, 0, time.UTC)
 // docBatch makes n document events of partition p starting at offset off; event i has id
 // "id-<p>-<offset>" unless noID, and @timestamp day1 + i seconds. The documents live in one
 // pooled buffer that the batch recycles, as the kafka input's do: in race builds it is
-// poisoned when it goes back to the pool (after the output's Copied), so a retry or a
-// dead-letter entry that read the events' bytes instead of the request body would fail the
-// test.
+// poisoned when it goes back to the pool (at the batch's acknowledgement), so a request, a
+// retry or a dead-letter entry that read a document after its batch was acknowledged would
+// fail the test.
 func docBatch(p int32, off int64, n int, noID bool, acked *atomic.Int64) *pipeline.Batch {
 	evs := make([]pipeline.Event, n)
 	pool := &pipeline.Buffers{}
