@@ -343,6 +343,9 @@ func (w *Writer) percentDecoded(b []byte) []byte {
 // splitAbsolute splits an absolute URL "scheme://[user@]host[:port]/rest" (as in proxy
 // requests). ok is false for an origin-form target such as "/index.html".
 func splitAbsolute(u []byte) (scheme, host []byte, port int32, rest []byte, ok bool) {
+	if len(u) == 0 || !(u[0] >= 'a' && u[0] <= 'z' || u[0] >= 'A' && u[0] <= 'Z') {
+		return nil, nil, -1, u, false // a scheme starts with a letter; most targets with '/'
+	}
 	i := bytes.Index(u, []byte("://"))
 	if i <= 0 {
 		return nil, nil, -1, u, false

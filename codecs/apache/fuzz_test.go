@@ -130,3 +130,15 @@ func FuzzSplitRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIndexSpaceBracket holds indexSpaceBracket to its definition, bytes.Index.
+func FuzzIndexSpaceBracket(f *testing.F) {
+	for _, s := range []string{"", "[", " [", "a [", "a[ [", "[ [x", "1.2.3.4 - - [06/Dec/2026:10:00:00 +0000]", "a b c", "x[y [z"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if got, want := indexSpaceBracket(line), bytes.Index(line, []byte(" [")); got != want {
+			t.Fatalf("indexSpaceBracket(%q) = %d, want %d", line, got, want)
+		}
+	})
+}

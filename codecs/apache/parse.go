@@ -88,10 +88,27 @@ func Parse(line []byte, r *Record) bool {
 	return parseAccess(line, r)
 }
 
+// indexSpaceBracket is bytes.Index(line, []byte(" [")): it looks for the bracket, which
+// in an access line follows the first space-bracket pair at once, instead of stopping at
+// every space before it.
+func indexSpaceBracket(line []byte) int {
+	for from := 1; from < len(line); {
+		i := bytes.IndexByte(line[from:], '[')
+		if i < 0 {
+			return -1
+		}
+		if i += from; line[i-1] == ' ' {
+			return i - 1
+		}
+		from = i + 1
+	}
+	return -1
+}
+
 // parseAccess parses the common, combined and vhost-prefixed layouts.
 func parseAccess(line []byte, r *Record) bool {
 	// The time stamp starts at the first " [": everything before it is the host part.
-	ts := bytes.Index(line, []byte(" ["))
+	ts := indexSpaceBracket(line)
 	if ts <= 0 {
 		return false
 	}
