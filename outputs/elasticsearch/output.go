@@ -304,8 +304,8 @@ func (o *Output) batcher() {
 					}
 				}
 			}
-			// The requests point at the documents (docRef): the batch keeps its buffers
-			// until it is acknowledged, so it does not call b.Copied.
+			// The requests point at the documents (docRef), which stay valid until the
+			// batch is acknowledged (pipeline.Output), after the last of them is done.
 		case <-timer.C:
 			if !flush() {
 				return
