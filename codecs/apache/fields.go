@@ -33,6 +33,14 @@ const (
 // groupNames are the top-level member names, indexed by group.
 var groupNames = [nGroups]string{"source", "destination", "user", "http", "url", "user_agent", "tls", "apache", "log", "process", "file", "event"}
 
+// groupKeys are the groups' member keys as written after another member: `,"source":`.
+var groupKeys = func() (k [nGroups]string) {
+	for g := range k {
+		k[g] = `,"` + groupNames[g] + `":`
+	}
+	return k
+}()
+
 // Writer appends the ECS fields of a parsed Record as JSON. It keeps a scratch buffer for
 // percent-decoding, so a Writer must not be used by two goroutines at once; the zero value
 // is ready to use.
@@ -64,9 +72,7 @@ func (w *Writer) appendFields(dst []byte, r *Record, x *extras, created []byte) 
 	dst = append(dst, '"')
 	for g := group(0); g < nGroups; g++ {
 		n := len(dst)
-		dst = append(dst, ',')
-		dst = codecs.AppendQuotedString(dst, groupNames[g])
-		dst = append(dst, ':')
+		dst = append(dst, groupKeys[g]...)
 		var ok bool
 		dst, ok = w.appendGroup(dst, g, r, x, created)
 		if !ok {

@@ -477,9 +477,7 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 		}
 		for g := group(0); g < nGroups; g++ {
 			n := len(f.fields)
-			f.fields = append(f.fields, ',', '"')
-			f.fields = append(f.fields, groupNames[g]...)
-			f.fields = append(f.fields, '"', ':')
+			f.fields = append(f.fields, groupKeys[g]...)
 			var any bool
 			if f.fields, any = f.appendGroup(f.fields, kind, g, created); !any {
 				f.fields = f.fields[:n]
@@ -495,12 +493,11 @@ func (f *Filter) processOne(out []byte, e *pipeline.Event) (_ []byte, start int,
 			continue
 		}
 		n := len(w)
-		if !first {
-			w = append(w, ',')
+		if first {
+			w = append(w, groupKeys[g][1:]...)
+		} else {
+			w = append(w, groupKeys[g]...)
 		}
-		w = append(w, '"')
-		w = append(w, groupNames[g]...)
-		w = append(w, '"', ':')
 		var any bool
 		if w, any = f.appendGroup(w, kind, g, created); any {
 			first = false
