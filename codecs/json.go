@@ -198,6 +198,8 @@ type JSONDecoder struct {
 	ids     []byte              // the ids handed out (see keepID)
 	oneLine []byte              // the message with line breaks outside strings made spaces
 	seen    [seenMembers][]byte // see value
+	meta    []byte              // see metadataID
+	metaKey [2]int              // the _id key in meta: start and end
 }
 
 // seenMembers is how many top-level members, by position, value remembers; seenMax the
@@ -354,6 +356,13 @@ func (d *JSONDecoder) value(it *memberIter, m member, pos int) (member, bool) {
 // its value as next does, and returns the value's first "_id" member when the value is an
 // object and that member a non-empty string. The walk that checks the object also finds
 // the id: Lookup after next walked it twice.
+//
+// The members before the id are the same in every record of a shipper ("beat", "type",
+// "version"), so the decoder keeps the start of the last @metadata whose walk found the id,
+// up to the id's value (d.meta, at most metaMax bytes, and the id's key in it). When the
+// value starts with those bytes, they hold the same well-formed members and the same first
+// "_id" key (a string ends at its closing quote, so equal bytes make equal members, at the
+// same depth), and the walk goes on from the id's value.
 func (d *JSONDecoder) metadataID(it *memberIter, m member) (string, bool) {
 	b := it.b
 	if m.valStart >= len(b) || b[m.valStart] != '{' {
@@ -362,6 +371,15 @@ func (d *JSONDecoder) metadataID(it *memberIter, m member) (string, bool) {
 	}
 	meta := it.object(m)
 	var raw []byte
+	idVal := -1 // where the id's value starts, when the walk found it
+	if len(d.meta) > 0 && bytes.HasPrefix(b[m.valStart:], d.meta) {
+		meta.first = false
+		// d.meta ends where the value started in that record; this one may have more space.
+		id := member{keyStart: m.valStart + d.metaKey[0], keyEnd: m.valStart + d.metaKey[1], valStart: skipWS(b, m.valStart+len(d.meta))}
+		if id, ok := meta.value(id); ok {
+			raw = b[id.valStart:id.valEnd]
+		}
+	}
 	for {
 		mm, ok := meta.next()
 		if !ok {
@@ -369,13 +387,23 @@ func (d *JSONDecoder) metadataID(it *memberIter, m member) (string, bool) {
 		}
 		if raw == nil && keyEquals(b[mm.keyStart:mm.keyEnd], sbytes("_id")) {
 			raw = b[mm.valStart:mm.valEnd]
+			if mm.valStart-m.valStart <= metaMax {
+				idVal = mm.valStart
+				d.metaKey = [2]int{mm.keyStart - m.valStart, mm.keyEnd - m.valStart}
+			}
 		}
 	}
 	if _, ok := it.valueEnd(m, meta.end()); !ok || len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
+	if idVal >= 0 {
+		d.meta = append(d.meta[:0], b[m.valStart:idVal]...)
+	}
 	return d.keepID(raw)
 }
+
+// metaMax is the longest start of an @metadata value that metadataID keeps.
+const metaMax = 256
 
 // appendTimestamp appends the member "@timestamp":"<t>" of the document that starts at
 // dst[start], and adds it to the index.

@@ -409,3 +409,28 @@ func FuzzKeyEquals(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendUnquoted holds AppendUnquoted to encoding/json on valid JSON strings of valid
+// UTF-8 (where encoding/json would replace invalid bytes, AppendUnquoted keeps them), and
+// requires that it leaves dst as it was on an error.
+func FuzzAppendUnquoted(f *testing.F) {
+	for _, s := range []string{`""`, `"a"`, `"a\"b"`, `"\\\/\b\f\n\r\t"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, `"\udc00"`, `"x\"`, `"\q"`, `"é"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, err := AppendUnquoted([]byte("pre"), raw)
+		if err != nil {
+			if string(got) != "pre" {
+				t.Fatalf("AppendUnquoted(%q) failed with dst changed to %q", raw, got)
+			}
+		}
+		var want string
+		n := len(raw)
+		if n < 2 || raw[0] != '"' || raw[n-1] != '"' || !utf8.Valid(raw) || json.Unmarshal(raw, &want) != nil {
+			return // not one valid JSON string token (encoding/json also takes whitespace around it)
+		}
+		if err != nil || string(got) != "pre"+want {
+			t.Fatalf("AppendUnquoted(%q) = %q, %v; encoding/json: %q", raw, got, err, want)
+		}
+	})
+}

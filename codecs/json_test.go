@@ -465,6 +465,18 @@ func FuzzDecodeAfter(f *testing.F) {
 		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"}x}}`},
 		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"},}}`},
 		{`{"log":{"file":{}}}`, `{"log":{"file":{},"x":[1,{"a":{}}]}}`},
+		// The start of @metadata up to the id's value, remembered (see metadataID).
+		{`{"@metadata":{"beat":"b","_id":"x"}}`, `{"@metadata":{"beat":"b","_id":"y"}}`},
+		{`{"@metadata":{"_id":"x"}}`, `{"@metadata":{"_id": "y" }}`},
+		{`{"@metadata":{"_id": "x"}}`, `{"@metadata":{"_id":"y"}}`},
+		{`{"@metadata":{"_id":"x"}}`, `{"@metadata":{"_id":7}}`},
+		{`{"@metadata":{"_id":"x"}}`, `{"@metadata":{"_id":""}}`},
+		{`{"@metadata":{"_id":"x"}}`, `{"@metadata":{"_id":"y",}}`},
+		{`{"@metadata":{"_id":"x"}}`, `{"@metadata":{"_id":"y`},
+		{`{"@metadata":{"_id":"x"}}`, `{"@metadata":{"_id":"y","_id":"z"},"@metadata":{"_id":"w"}}`},
+		{`{"@metadata":{"\u005fid":"x"}}`, `{"@metadata":{"\u005fid":"y","_id":"z"}}`},
+		{`{"@metadata":{"o":{"_id":"z"},"_id":"x"}}`, `{"@metadata":{"o":{"_id":"z"},"_id":"x\"y"}}`},
+		{`{"@metadata":{"a":1,"_id":"x"}}`, `{"@metadata":{"a":12,"_id":"x"}}`},
 	} {
 		f.Add([]byte(s[0]), []byte(s[1]))
 	}
