@@ -199,7 +199,6 @@ type JSONDecoder struct {
 	oneLine []byte              // the message with line breaks outside strings made spaces
 	seen    [seenMembers][]byte // see value
 	meta    []byte              // see metadataID
-	metaKey [2]int              // the _id key in meta: start and end
 }
 
 // seenMembers is how many top-level members, by position, value remembers; seenMax the
@@ -359,7 +358,7 @@ func (d *JSONDecoder) value(it *memberIter, m member, pos int) (member, bool) {
 //
 // The members before the id are the same in every record of a shipper ("beat", "type",
 // "version"), so the decoder keeps the start of the last @metadata whose walk found the id,
-// up to the id's value (d.meta, at most metaMax bytes, and the id's key in it). When the
+// up to the id's value (d.meta, at most metaMax bytes). When the
 // value starts with those bytes, they hold the same well-formed members and the same first
 // "_id" key (a string ends at its closing quote, so equal bytes make equal members, at the
 // same depth), and the walk goes on from the id's value.
@@ -375,8 +374,8 @@ func (d *JSONDecoder) metadataID(it *memberIter, m member) (string, bool) {
 	if len(d.meta) > 0 && bytes.HasPrefix(b[m.valStart:], d.meta) {
 		meta.first = false
 		// d.meta ends where the value started in that record; this one may have more space.
-		id := member{keyStart: m.valStart + d.metaKey[0], keyEnd: m.valStart + d.metaKey[1], valStart: skipWS(b, m.valStart+len(d.meta))}
-		if id, ok := meta.value(id); ok {
+		// (The member's key is not read: it is the first "_id".)
+		if id, ok := meta.value(member{valStart: skipWS(b, m.valStart+len(d.meta))}); ok {
 			raw = b[id.valStart:id.valEnd]
 		}
 	}
@@ -389,7 +388,6 @@ func (d *JSONDecoder) metadataID(it *memberIter, m member) (string, bool) {
 			raw = b[mm.valStart:mm.valEnd]
 			if mm.valStart-m.valStart <= metaMax {
 				idVal = mm.valStart
-				d.metaKey = [2]int{mm.keyStart - m.valStart, mm.keyEnd - m.valStart}
 			}
 		}
 	}
