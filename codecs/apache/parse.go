@@ -88,9 +88,9 @@ func Parse(line []byte, r *Record) bool {
 	return parseAccess(line, r)
 }
 
-// indexSpaceBracket is bytes.Index(line, []byte(" [")): it looks for the bracket, which
-// in an access line follows the first space-bracket pair at once, instead of stopping at
-// every space before it.
+// indexSpaceBracket is bytes.Index(line, []byte(" [")), found from the brackets: in an
+// access line the first bracket is the time stamp's, so this stops once where bytes.Index
+// stops at every space before it.
 func indexSpaceBracket(line []byte) int {
 	for from := 1; from < len(line); {
 		i := bytes.IndexByte(line[from:], '[')
