@@ -617,3 +617,20 @@ func TestTemplateKeepsOperatorPipeline(t *testing.T) {
 		t.Errorf("installed template does not keep the operator's default_pipeline or lacks logpipe's mappings: %.400s", got)
 	}
 }
+
+// A connection closed while the output is still sending a request body larger than the
+// socket buffers (so the body's writev stops part-way) is retried with the whole body: every
+// document arrives once the server answers again.
+func TestHangUpMidBodyRetried(t *testing.T) {
+	es := startES(t, estest.Options{})
+	es.SetHangUp(true)
+	o := newOut(t, []string{es.URL()}, func(c *Config) { c.BatchEvents = 40000 })
+	var acked atomic.Int64
+	write(t, o, docBatch(0, 0, 40000, false, &acked)) // about 5 MB: one request
+	waitFor(t, "hang-ups", func() bool { return es.Stats().HungUp >= 2 })
+	es.SetHangUp(false)
+	waitFor(t, "ack", func() bool { return acked.Load() == 1 })
+	if n := es.Count(""); n != 40000 {
+		t.Errorf("%d documents, want 40000", n)
+	}
+}
