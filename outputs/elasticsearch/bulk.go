@@ -75,7 +75,7 @@ func (r *request) reset() {
 	r.pieces = r.pieces[:0]
 }
 
-// newline ends the last source line of a body.
+// newline ends the last source line of a body. It is only ever read.
 var newline = []byte{'\n'}
 
 // appendPieces appends the pieces of r's NDJSON body to dst: for each document its piece

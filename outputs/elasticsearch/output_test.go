@@ -620,11 +620,13 @@ func TestTemplateKeepsOperatorPipeline(t *testing.T) {
 
 // A connection closed while the output is still sending a request body larger than the
 // socket buffers (so the body's writev stops part-way) is retried with the whole body: every
-// document arrives once the server answers again.
+// document arrives once the server answers again. At the default flush interval and backoff.
 func TestHangUpMidBodyRetried(t *testing.T) {
 	es := startES(t, estest.Options{})
 	es.SetHangUp(true)
-	o := newOut(t, []string{es.URL()}, func(c *Config) { c.BatchEvents = 40000 })
+	o := newOut(t, []string{es.URL()}, func(c *Config) {
+		c.Retry, c.FlushInterval, c.BatchEvents = nil, DefaultFlushInterval.String(), 40000
+	})
 	var acked atomic.Int64
 	write(t, o, docBatch(0, 0, 40000, false, &acked)) // about 5 MB: one request
 	waitFor(t, "hang-ups", func() bool { return es.Stats().HungUp >= 2 })
