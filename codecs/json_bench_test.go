@@ -30,22 +30,25 @@ func BenchmarkDecodeAccessLine(b *testing.B) {
 // "one-source" every record comes from one shipper, as a partition's records come in runs
 // of one shipper's batches; in "two-sources-alternating", two shippers (other host, agent
 // ids and file) alternate record by record, the worst case for the decoder's memory of the
-// objects it checked.
+// objects it checked; in "two-versions-alternating" the second shipper also has another
+// version, so that the start of @metadata differs too (the worst case for metadataID).
 func BenchmarkDecodeAccessLines(b *testing.B) {
 	data, err := os.ReadFile("apache/testdata/elastic-examples-apache_logs.log")
 	if err != nil {
 		b.Fatal(err)
 	}
-	encs := []*JSONEncoder{
-		NewJSONEncoder(pipeline.Agent{Hostname: "web1", Version: "8.11.0", ID: "2d6d4d11-4b1f-4c8e-9a3c-6b1b0f3d8e21",
-			EphemeralID: "8b0f7a54-6d53-4b56-a2b5-0f1d3c9a7e44"}),
-		NewJSONEncoder(pipeline.Agent{Hostname: "web2", Version: "8.11.0", ID: "5a0c3e1f-2b4d-4e6f-8a1c-3d5e7f9b1c2e",
-			EphemeralID: "1f3e5d7c-9b1a-4c2e-8d4f-6a8c0e2b4d6f"}),
-	}
+	web1 := pipeline.Agent{Hostname: "web1", Version: "8.11.0", ID: "2d6d4d11-4b1f-4c8e-9a3c-6b1b0f3d8e21",
+		EphemeralID: "8b0f7a54-6d53-4b56-a2b5-0f1d3c9a7e44"}
+	web2 := pipeline.Agent{Hostname: "web2", Version: "8.11.0", ID: "5a0c3e1f-2b4d-4e6f-8a1c-3d5e7f9b1c2e",
+		EphemeralID: "1f3e5d7c-9b1a-4c2e-8d4f-6a8c0e2b4d6f"}
+	web2v := web2
+	web2v.Version = "8.12.0"
 	for _, tc := range []struct {
 		name    string
 		sources int
-	}{{"one-source", 1}, {"two-sources-alternating", 2}} {
+		second  pipeline.Agent
+	}{{"one-source", 1, web2}, {"two-sources-alternating", 2, web2}, {"two-versions-alternating", 2, web2v}} {
+		encs := []*JSONEncoder{NewJSONEncoder(web1), NewJSONEncoder(tc.second)}
 		b.Run(tc.name, func(b *testing.B) {
 			var wires [][]byte
 			size := 0
