@@ -193,18 +193,28 @@ func appendFile(dst []byte, f *pipeline.FileOrigin) []byte {
 //
 // A JSONDecoder keeps a scratch buffer: use one per goroutine.
 type JSONDecoder struct {
-	top     []byte              // the TopIndex of the document being written
-	scratch []byte              // the message with invalid UTF-8 replaced
-	ids     []byte              // the ids handed out (see keepID)
-	oneLine []byte              // the message with line breaks outside strings made spaces
-	seen    [seenMembers][]byte // see value
-	meta    []byte              // see metadataID
+	top     []byte                  // the TopIndex of the document being written
+	scratch []byte                  // the message with invalid UTF-8 replaced
+	ids     []byte                  // the ids handed out (see keepID)
+	oneLine []byte                  // the message with line breaks outside strings made spaces
+	seen    [seenMembers]seenObject // see value
+	meta    []byte                  // see metadataID
 }
 
-// seenMembers is how many top-level members, by position, value remembers; seenMax the
-// longest object value it keeps.
+// seenObject is what value remembers of one top-level position: the last object value it
+// held, and the last object value of each of its first seenNested members.
+type seenObject struct {
+	whole  []byte
+	nested [seenNested][]byte
+	key    []byte // the raw key of the last value walked member by member
+	flat   bool   // that value held no object among its first seenNested members
+}
+
+// seenMembers is how many top-level members, by position, value remembers; seenNested how
+// many members of each, by position; seenMax the longest object value it keeps.
 const (
 	seenMembers = 16
+	seenNested  = 4
 	seenMax     = 512
 )
 
@@ -329,26 +339,80 @@ func (d *JSONDecoder) Decode(dst, msg []byte, recordTime time.Time, e *pipeline.
 
 // value completes the top-level member m of it, at position pos, as it.value does, without
 // checking an object value again that this decoder checked before: records of one source
-// repeat most of their objects byte for byte (agent, host, ecs, input). For the first
-// seenMembers positions it keeps the last object value that position held (once checked, up
-// to seenMax bytes); when the record's value at that position starts with those bytes, the
-// value is those bytes: an object ends at its matching brace, so equal bytes make the same,
-// well-formed object (the message is valid UTF-8 by then, and every position is at the same
-// depth), and the iterator goes on after it as after a check. Anything else is checked.
+// repeat most of their objects byte for byte (agent, host, ecs, input), and the rest of
+// them often differ in one member only (log differs in its offset, not in its file).
+//
+// For the first seenMembers positions it keeps the last object value that position held,
+// and, within it, the last object value of each of its first seenNested members (each once
+// checked, up to seenMax bytes). When the record's value at a remembered position starts
+// with those bytes, the value is those bytes: an object ends at its matching brace, so
+// equal bytes make the same, well-formed object (the message is valid UTF-8 by then, and
+// every position is at the same depth), and the walk goes on after it as after a check.
+// Anything else is checked. Only members whose last value held objects are walked member by
+// member: a walk costs more than one check of the whole value.
 func (d *JSONDecoder) value(it *memberIter, m member, pos int) (member, bool) {
 	b := it.b
-	if pos >= seenMembers || m.valStart >= len(b) || b[m.valStart] != '{' {
+	if pos >= seenMembers || !isObjectAt(b, m.valStart) {
 		return it.value(m)
 	}
 	seen := &d.seen[pos]
-	if len(*seen) > 0 && bytes.HasPrefix(b[m.valStart:], *seen) {
-		return it.valueEnd(m, m.valStart+len(*seen))
+	if end := recall(b, m.valStart, seen.whole); end >= 0 {
+		return it.valueEnd(m, end)
 	}
-	m, ok := it.value(m)
-	if ok && m.valEnd-m.valStart <= seenMax {
-		*seen = append((*seen)[:0], b[m.valStart:m.valEnd]...)
+	key := b[m.keyStart:m.keyEnd]
+	if seen.flat && bytes.Equal(key, seen.key) {
+		// The last value of this member walked here held no object to recall (nor, most
+		// likely, does this one): check it in one go, as fast as a check can be.
+		m, ok := it.value(m)
+		if ok {
+			keep(&seen.whole, b[m.valStart:m.valEnd])
+		}
+		return m, ok
+	}
+	o := it.object(m)
+	seen.key, seen.flat = append(seen.key[:0], key...), true
+	for j := 0; ; j++ {
+		mm, ok := o.nextKey()
+		if !ok {
+			break
+		}
+		if j < seenNested && isObjectAt(b, mm.valStart) {
+			seen.flat = false
+			if end := recall(b, mm.valStart, seen.nested[j]); end >= 0 {
+				o.valueEnd(mm, end)
+				continue
+			}
+			if mm, ok = o.value(mm); ok {
+				keep(&seen.nested[j], b[mm.valStart:mm.valEnd])
+			}
+			continue
+		}
+		o.value(mm)
+	}
+	m, ok := it.valueEnd(m, o.end())
+	if ok {
+		keep(&seen.whole, b[m.valStart:m.valEnd])
 	}
 	return m, ok
+}
+
+// isObjectAt reports whether an object starts at b[i].
+func isObjectAt(b []byte, i int) bool { return i < len(b) && b[i] == '{' }
+
+// recall returns the index just past the object value that starts at b[i] when it is the
+// object kept in seen (see value), or -1.
+func recall(b []byte, i int, seen []byte) int {
+	if len(seen) > 0 && bytes.HasPrefix(b[i:], seen) {
+		return i + len(seen)
+	}
+	return -1
+}
+
+// keep remembers the checked object value v in *seen, when it is at most seenMax bytes.
+func keep(seen *[]byte, v []byte) {
+	if len(v) <= seenMax {
+		*seen = append((*seen)[:0], v...)
+	}
 }
 
 // metadataID completes the member m of it (an "@metadata" member, from nextKey), checking

@@ -445,10 +445,11 @@ func TestDecodeIDsShareBuffers(t *testing.T) {
 	}
 }
 
-// FuzzDecodeAfter holds a decoder that decoded prev first, and so may reuse its checks of
-// prev's objects (JSONDecoder.value), to a fresh decoder: msg must decode to the same bytes,
-// id and time, whatever prev held at the same positions (the same object, a prefix of it,
-// the same bytes followed by more, a malformed one).
+// FuzzDecodeAfter holds a decoder that decoded the records of prev first (separated by NUL
+// bytes), and so may reuse its checks of their objects and of the objects inside them
+// (JSONDecoder.value), to a fresh decoder: msg must decode to the same bytes, id and time,
+// whatever prev held at the same positions (the same object, a prefix of it, the same bytes
+// followed by more, a malformed one, another member).
 func FuzzDecodeAfter(f *testing.F) {
 	obj := `{"type":"logpipe","name":"web1"}`
 	for _, s := range [][2]string{
@@ -465,6 +466,19 @@ func FuzzDecodeAfter(f *testing.F) {
 		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"}x}}`},
 		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"},}}`},
 		{`{"log":{"file":{}}}`, `{"log":{"file":{},"x":[1,{"a":{}}]}}`},
+		// The objects inside a top-level object, remembered by position (see value).
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/b"}}}`},
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/ab"}}}`},
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"]}}`},
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"}}x}`},
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file":{"path":"/a"},"file":{"path":"/a"}`},
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"file":{"path":"/a"},"offset":2}}`},
+		{`{"log":{"offset":1,"file":{"path":"/a"}}}`, `{"log":{"offset":2,"file" : {"path":"/a"} }}`},
+		{`{"log":{"o":1,"f":{"a":{"b":1}}}}`, `{"log":{"o":2,"f":{"a":{"b":1}}}}`},
+		{"{\"log\":{\"o\":1}}\x00{\"log\":{\"o\":2}}", `{"log":{"o":3,"file":{"path":"/a"}}}`},
+		{"{\"input\":{\"t\":1}}\x00{\"input\":{\"t\":2}}", `{"log":{"o":3,"file":{"path":"/a"}}}`},
+		{"{\"log\":{\"o\":1,\"f\":{}}}\x00{\"log\":{\"o\":2}}", `{"log":{"o":3,"f":{}}}`},
+		{`{"l":{"a":1,"b":2,"c":3,"d":4,"e":{"x":1}}}`, `{"l":{"a":1,"b":2,"c":3,"d":4,"e":{"x":1},"f":0}}`},
 		// The start of @metadata up to the id's value, remembered (see metadataID).
 		{`{"@metadata":{"beat":"b","_id":"x"}}`, `{"@metadata":{"beat":"b","_id":"y"}}`},
 		{`{"@metadata":{"_id":"x"}}`, `{"@metadata":{"_id": "y" }}`},
@@ -483,7 +497,9 @@ func FuzzDecodeAfter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, prev, msg []byte) {
 		warm := NewJSONDecoder()
 		var pe pipeline.Event
-		warm.Decode(nil, prev, tsSample, &pe)
+		for p := range bytes.SplitSeq(prev, []byte{0}) {
+			warm.Decode(nil, p, tsSample, &pe)
+		}
 		var got, want pipeline.Event
 		out := warm.Decode(nil, msg, tsSample, &got)
 		ref := NewJSONDecoder().Decode(nil, msg, tsSample, &want)
