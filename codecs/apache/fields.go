@@ -94,6 +94,9 @@ type obj struct {
 	empty bool
 }
 
+// written is where a value was written in obj.dst: dst[start:end].
+type written struct{ start, end int }
+
 // sep writes the comma before a member, unless it is the object's first.
 func (o *obj) sep() {
 	if o.empty {
@@ -113,9 +116,19 @@ func (o *obj) members(ms string) {
 // key starts the next member with its key k, written out (`"ip":`); the value follows.
 func (o *obj) key(k string) { o.members(k) }
 
-func (o *obj) str(k string, v []byte) {
+// str writes the member k with the string value v, quoted, and returns where the value is.
+func (o *obj) str(k string, v []byte) written {
 	o.key(k)
+	w := written{start: len(o.dst)}
 	o.dst = codecs.AppendQuoted(o.dst, v)
+	w.end = len(o.dst)
+	return w
+}
+
+// again writes the member k with a value written before, without quoting it a second time.
+func (o *obj) again(k string, v written) {
+	o.key(k)
+	o.dst = append(o.dst, o.dst[v.start:v.end]...)
 }
 
 func (o *obj) num(k string, v int64) {
@@ -151,9 +164,9 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created 
 			// Filebeat's vhost pattern captures the client straight into source.ip.
 			o.str(`"ip":`, r.Client)
 		default:
-			o.str(`"address":`, r.Client)
+			addr := o.str(`"address":`, r.Client)
 			if r.ClientIP {
-				o.str(`"ip":`, r.Client)
+				o.again(`"ip":`, addr)
 			} else if isHostname(r.Client) {
 				o.str(`"domain":`, r.Client)
 			}
@@ -294,7 +307,7 @@ func tlsVersion(p []byte) (proto, ver []byte, ok bool) {
 // query and fragment percent-decoded; extension of the last path segment.
 func (w *Writer) appendURL(o *obj, r *Record) {
 	u := r.URL
-	o.str(`"original":`, u)
+	orig := o.str(`"original":`, u)
 	rest := u
 	domainSet := false
 	if s, host, port, after, ok := splitAbsolute(u); ok {
@@ -322,7 +335,11 @@ func (w *Writer) appendURL(o *obj, r *Record) {
 	path = rest
 	if len(path) > 0 {
 		dec := w.percentDecoded(path)
-		o.str(`"path":`, dec)
+		if len(dec) == len(u) && &dec[0] == &u[0] {
+			o.again(`"path":`, orig) // the whole target is a path without escapes
+		} else {
+			o.str(`"path":`, dec)
+		}
 		slash := bytes.LastIndexByte(dec, '/')
 		if dot := bytes.LastIndexByte(dec, '.'); dot > slash && dot < len(dec)-1 {
 			o.str(`"extension":`, dec[dot+1:])
