@@ -168,7 +168,7 @@ func (w *Writer) appendGroup(dst []byte, g group, r *Record, x *extras, created 
 			if r.ClientIP {
 				o.again(`"ip":`, addr)
 			} else if isHostname(r.Client) {
-				o.str(`"domain":`, r.Client)
+				o.again(`"domain":`, addr)
 			}
 		}
 		x.appendSource(&o)
