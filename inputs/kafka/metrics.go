@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/logpipe/logpipe/pipeline"
@@ -11,7 +12,7 @@ import (
 // latencyBuckets are the bounds, in seconds, of the end-to-end latency histogram: from
 // sub-second (@timestamp has millisecond precision from Filebeat-style shippers, second
 // precision from Apache lines) to an hour of backlog.
-var latencyBuckets = []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
+var latencyBuckets = [...]float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
 
 // inputMetrics are the input's own Prometheus metrics, registered through Stage.Metrics
 // (so every series carries stage=<id>).
@@ -41,7 +42,7 @@ type inputMetrics struct {
 	assigned *prometheus.Desc
 	buffered *prometheus.Desc
 	budget   *prometheus.Desc
-	latency  prometheus.Histogram
+	latency  latencyHistogram
 }
 
 func newInputMetrics(in *Input) *inputMetrics {
@@ -60,11 +61,8 @@ func newInputMetrics(in *Input) *inputMetrics {
 			"Bytes of fetched records not yet handed to the pipeline, all partitions together.", nil, nil),
 		budget: prometheus.NewDesc("logpipe_kafka_fetch_budget_bytes",
 			"The fetch_budget: the bound of logpipe_kafka_fetch_buffered_bytes.", nil, nil),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "logpipe_kafka_event_latency_seconds",
-			Help:    "Now minus the event's @timestamp, observed when every output acknowledged the event.",
-			Buckets: latencyBuckets,
-		}),
+		latency: latencyHistogram{desc: prometheus.NewDesc("logpipe_kafka_event_latency_seconds",
+			"Now minus the event's @timestamp, observed when every output acknowledged the event.", nil, nil)},
 	}
 }
 
@@ -76,12 +74,12 @@ func (m *inputMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.assigned
 	ch <- m.buffered
 	ch <- m.budget
-	m.latency.Describe(ch)
+	ch <- m.latency.desc
 }
 
 // Collect implements prometheus.Collector.
 func (m *inputMetrics) Collect(ch chan<- prometheus.Metric) {
-	m.latency.Collect(ch)
+	ch <- m.latency.metric()
 	m.in.mu.Lock()
 	gs := m.in.current
 	m.in.mu.Unlock()
@@ -108,12 +106,65 @@ func (m *inputMetrics) Collect(ch chan<- prometheus.Metric) {
 // observeLatency records the end-to-end latency of the events still in b (called from the
 // batch's acknowledgement, once every output acknowledged it).
 func (m *inputMetrics) observeLatency(b *pipeline.Batch) {
-	now := time.Now()
-	for i := range b.Events {
-		ts := b.Events[i].Timestamp
+	m.latency.observe(time.Now(), b.Events)
+}
+
+// latencyHistogram is the histogram logpipe_kafka_event_latency_seconds, observed a batch
+// at a time: the batch's events are counted into buckets of its own, which are then added
+// under one lock. (prometheus.Histogram.Observe takes several atomic operations per value:
+// 1.7 % of the indexer's CPU, once per event.) It is exposed as prometheus.NewConstHistogram
+// exposes one, with the same bucket semantics as prometheus.Histogram (a value counts in
+// every bucket whose upper bound is at least the value).
+type latencyHistogram struct {
+	desc   *prometheus.Desc
+	mu     sync.Mutex
+	counts [len(latencyBuckets) + 1]uint64 // per bucket, not cumulative; the last one is +Inf
+	count  uint64
+	sum    float64
+}
+
+// observe adds now minus the @timestamp of each event (0 when negative), skipping events
+// without one.
+func (h *latencyHistogram) observe(now time.Time, events []pipeline.Event) {
+	var counts [len(latencyBuckets) + 1]uint64
+	var sum float64
+	n := uint64(0)
+	for i := range events {
+		ts := events[i].Timestamp
 		if ts.IsZero() {
 			continue
 		}
-		m.latency.Observe(max(0, now.Sub(ts).Seconds()))
+		v := max(0, now.Sub(ts).Seconds())
+		b := 0
+		for b < len(latencyBuckets) && v > latencyBuckets[b] {
+			b++
+		}
+		counts[b]++
+		sum += v
+		n++
 	}
+	if n == 0 {
+		return
+	}
+	h.mu.Lock()
+	for i, c := range counts {
+		h.counts[i] += c
+	}
+	h.count += n
+	h.sum += sum
+	h.mu.Unlock()
+}
+
+// metric returns the histogram as it stands.
+func (h *latencyHistogram) metric() prometheus.Metric {
+	h.mu.Lock()
+	counts, count, sum := h.counts, h.count, h.sum
+	h.mu.Unlock()
+	buckets := make(map[float64]uint64, len(latencyBuckets))
+	cum := uint64(0)
+	for i, bound := range latencyBuckets {
+		cum += counts[i]
+		buckets[bound] = cum
+	}
+	return prometheus.MustNewConstHistogram(h.desc, count, sum, buckets)
 }

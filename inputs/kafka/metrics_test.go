@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -122,6 +123,51 @@ func TestMetricsLagAndLatency(t *testing.T) {
 	// Events were 3 s old when produced: each latency is at least 3 s and below a minute.
 	if avg := h.GetSampleSum() / float64(h.GetSampleCount()); avg < 3 || avg > 60 {
 		t.Errorf("mean latency %.2fs, want between 3s and 60s", avg)
+	}
+}
+
+// TestLatencyHistogramAsPrometheus holds the batch-at-a-time latency histogram to
+// client_golang's own prometheus.Histogram with the same buckets: the same values (bounds
+// themselves, values between them, beyond the last, negative ones, events without a
+// @timestamp) give the same count, sum and cumulative buckets.
+func TestLatencyHistogramAsPrometheus(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	var ages []time.Duration
+	for _, b := range latencyBuckets {
+		d := time.Duration(b * float64(time.Second))
+		ages = append(ages, d, d-time.Millisecond, d+time.Millisecond)
+	}
+	ages = append(ages, 0, -time.Minute, 2*time.Hour, 30*24*time.Hour)
+	ref := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ref", Buckets: latencyBuckets[:]})
+	h := latencyHistogram{desc: prometheus.NewDesc("h", "h", nil, nil)}
+	// Two batches, with an event without @timestamp in each.
+	for _, part := range [][]time.Duration{ages[:len(ages)/2], ages[len(ages)/2:]} {
+		evs := make([]pipeline.Event, 0, len(part)+1)
+		evs = append(evs, pipeline.Event{})
+		for _, age := range part {
+			evs = append(evs, pipeline.Event{Timestamp: now.Add(-age)})
+			ref.Observe(max(0, age.Seconds()))
+		}
+		h.observe(now, evs)
+	}
+	var got, want dto.Metric
+	if err := h.metric().Write(&got); err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Write(&want); err != nil {
+		t.Fatal(err)
+	}
+	g, w := got.GetHistogram(), want.GetHistogram()
+	if g.GetSampleCount() != w.GetSampleCount() || math.Abs(g.GetSampleSum()-w.GetSampleSum()) > 1e-6 {
+		t.Errorf("count %d, sum %v; prometheus.Histogram: %d, %v", g.GetSampleCount(), g.GetSampleSum(), w.GetSampleCount(), w.GetSampleSum())
+	}
+	if len(g.GetBucket()) != len(w.GetBucket()) {
+		t.Fatalf("%d buckets, prometheus.Histogram %d", len(g.GetBucket()), len(w.GetBucket()))
+	}
+	for i, b := range w.GetBucket() {
+		if gb := g.GetBucket()[i]; gb.GetUpperBound() != b.GetUpperBound() || gb.GetCumulativeCount() != b.GetCumulativeCount() {
+			t.Errorf("bucket le=%v: %d; prometheus.Histogram le=%v: %d", gb.GetUpperBound(), gb.GetCumulativeCount(), b.GetUpperBound(), b.GetCumulativeCount())
+		}
 	}
 }
 
