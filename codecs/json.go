@@ -206,12 +206,12 @@ type JSONDecoder struct {
 type seenObject struct {
 	whole  []byte
 	nested [seenNested][]byte
-	key    []byte // the raw key of the last value walked member by member
+	key    []byte // the raw key of the last value walked member by member (at most seenMax bytes)
 	flat   bool   // that value held no object among its first seenNested members
 }
 
 // seenMembers is how many top-level members, by position, value remembers; seenNested how
-// many members of each, by position; seenMax the longest object value it keeps.
+// many members of each, by position; seenMax the longest object value (or key) it keeps.
 const (
 	seenMembers = 16
 	seenNested  = 4
@@ -370,7 +370,10 @@ func (d *JSONDecoder) value(it *memberIter, m member, pos int) (member, bool) {
 		return m, ok
 	}
 	o := it.object(m)
-	seen.key, seen.flat = append(seen.key[:0], key...), true
+	// A key longer than seenMax is not kept (nor is the shortcut above taken for it).
+	if seen.flat = len(key) <= seenMax; seen.flat {
+		seen.key = append(seen.key[:0], key...)
+	}
 	for j := 0; ; j++ {
 		mm, ok := o.nextKey()
 		if !ok {

@@ -445,6 +445,35 @@ func TestDecodeIDsShareBuffers(t *testing.T) {
 	}
 }
 
+// TestDecoderMemoryBounded: what a decoder keeps of the records it checked (JSONDecoder.value,
+// metadataID) stays within seenMax bytes per object and key, whatever the records hold: long
+// keys, long objects, objects inside objects.
+func TestDecoderMemoryBounded(t *testing.T) {
+	long := strings.Repeat("k", 64*seenMax)
+	var b strings.Builder
+	b.WriteString(`{"@metadata":{"` + long + `":1,"_id":"x"}`)
+	for i := range seenMembers + 2 {
+		fmt.Fprintf(&b, `,"%s%d":{"a":{"%s":1},"b":{"c":"%s"},"c":{},"d":{},"e":{}}`, long, i, long, long)
+		fmt.Fprintf(&b, `,"m%d":{"a":{"x":1}}`, i)
+	}
+	b.WriteString("}")
+	d := NewJSONDecoder()
+	var e pipeline.Event
+	for range 3 {
+		d.Decode(nil, []byte(b.String()), tsSample, &e)
+	}
+	kept := cap(d.meta)
+	for _, s := range d.seen {
+		kept += cap(s.whole) + cap(s.key)
+		for _, n := range s.nested {
+			kept += cap(n)
+		}
+	}
+	if max := seenMembers*(seenNested+2)*seenMax + metaMax; kept > max {
+		t.Errorf("the decoder keeps %d bytes of the records it checked, want at most %d", kept, max)
+	}
+}
+
 // FuzzDecodeAfter holds a decoder that decoded the records of prev first (separated by NUL
 // bytes), and so may reuse its checks of their objects and of the objects inside them
 // (JSONDecoder.value), to a fresh decoder: msg must decode to the same bytes, id and time,
