@@ -115,8 +115,19 @@ func readmes(t *testing.T) []string {
 var (
 	buildOnce sync.Once
 	binPath   string
+	buildDir  string // removed by TestMain; empty when LOGPIPE_BIN names the binary
 	buildErr  error
 )
+
+// TestMain removes the binary logpipeBinary built, so runs do not fill the temporary
+// directory with a 30 MB file each.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 // logpipeBinary builds cmd/logpipe once per test run: the examples are checked by the real
 // `logpipe validate`, with every stage type the binary registers.
@@ -132,6 +143,7 @@ func logpipeBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
+		buildDir = dir
 		binPath = filepath.Join(dir, "logpipe")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/logpipe")
 		cmd.Dir = repoRoot
