@@ -20,7 +20,7 @@ type uapCase struct {
 	PatchMinor *string `yaml:"patch_minor"`
 }
 
-func loadUAPCases(t *testing.T, file string) []uapCase {
+func loadUAPCases(t testing.TB, file string) []uapCase {
 	t.Helper()
 	data, err := os.ReadFile("testdata/useragent/" + file)
 	if err != nil {
@@ -130,5 +130,70 @@ func TestUserAgentUAPCoreCases(t *testing.T) {
 	// The share measured with uap-go v0.0.0-20260529044130: a drop means a regression.
 	if float64(ok) < 0.93*float64(total) {
 		t.Errorf("only %d of %d cases as Elasticsearch computes them", ok, total)
+	}
+}
+
+// BenchmarkUARulesStart measures what an indexer's start pays for user agents: loading
+// the rules and parsing the three agents of `make bench`'s log (each rule a desktop
+// browser, a Mac browser or curl needs is compiled then).
+func BenchmarkUARulesStart(b *testing.B) {
+	agents := []string{
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15",
+		"curl/8.5.0",
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		rules, err := compileUARules(uaparser.DefinitionYaml)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, a := range agents {
+			rules.Parse(a)
+		}
+	}
+}
+
+// BenchmarkUAParseUnknown measures the parse of an agent that is not cached: the 560
+// distinct agents of the real access log, parsed again and again (rules already compiled).
+func BenchmarkUAParseUnknown(b *testing.B) {
+	rules, err := compileUARules(uaparser.DefinitionYaml)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var agents []string
+	var rec Record
+	for _, line := range accessLines(b) {
+		if Parse(line, &rec) && rec.HasUserAgent && !seen[string(rec.UserAgent)] {
+			seen[string(rec.UserAgent)] = true
+			agents = append(agents, string(rec.UserAgent))
+		}
+	}
+	for _, a := range agents {
+		rules.Parse(a)
+	}
+	i := 0
+	for b.Loop() {
+		rules.Parse(agents[i%len(agents)])
+		i++
+	}
+}
+
+// A rule file with a regex Go cannot compile is refused when it is loaded, not when an
+// agent first needs the rule, and the error names the rule.
+func TestUARulesInvalidRegex(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"user_agent_parsers:\n  - regex: '(Chrome)/(\\d+)'\ndevice_parsers:\n  - regex: 'Nexus'\n  - regex: '(Pixel'\n",
+			"user agent rules: device_parsers[1]: error parsing regexp: missing closing ): `(Pixel`"},
+		{"os_parsers:\n  - regex: '(?<=Mac)OS'\n", "user agent rules: os_parsers[0]: error parsing regexp: invalid named capture: `(?<=Mac)OS`"},
+		{"user_agent_parsers:\n  - regex: 'x{1001}'\n", "user agent rules: user_agent_parsers[0]: error parsing regexp: invalid repeat count: `{1001}`"},
+		{"user_agent_parsers: [", "user agent rules: yaml:"},
+		{"other: 1\n", "user agent rules: no user_agent_parsers, os_parsers or device_parsers"},
+	} {
+		_, err := compileUARules([]byte(c.yaml))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.yaml, err, c.want)
+		}
 	}
 }

@@ -1,0 +1,7 @@
+//go:build race
+
+package apache
+
+// raceEnabled: the test binary was built with the race detector, which makes regex-heavy
+// checks about fifteen times slower; they then take a sample (see uaCorpusStride).
+const raceEnabled = true
