@@ -16,7 +16,7 @@ import (
 // Defaults of the output's attributes.
 const (
 	DefaultIndex          = "logpipe-%{+YYYY.MM.dd}"
-	DefaultBatchEvents    = 1000
+	DefaultBatchEvents    = 2500
 	DefaultBatchBytes     = 5 << 20
 	DefaultFlushInterval  = time.Second
 	DefaultWorkers        = 2
