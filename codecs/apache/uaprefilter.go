@@ -10,8 +10,8 @@ import (
 // A rule's prefilter is a conjunction of alternatives: every string the rule's regex can
 // match, if it is ASCII, contains for each alternative at least one of its strings,
 // compared in lower case. A rule whose prefilter fails on a user agent is skipped without
-// being compiled or run, which is the idea of RE2's FilteredRE2: of uap-core's thousand
-// rules a desktop browser passes about 250, so most rules are never compiled.
+// being compiled or run, which is the idea of RE2's FilteredRE2: of uap-core's 1,200 rules
+// a desktop Chrome on Linux passes 21 and curl 3, so most rules are never compiled.
 //
 // The analysis only ever leaves a requirement out, never adds one that a match could miss:
 // a sub-expression it cannot describe requires nothing. Literals are lowered with the
@@ -103,8 +103,8 @@ func analyse(re *syntax.Regexp) reInfo {
 	return reInfo{}
 }
 
-// charClassInfo is exact for a class of at most four ASCII letters once lowered ([Bb],
-// [ _-]). Its non-ASCII members are left out: they cannot match in an ASCII string.
+// charClassInfo is exact for a class of at most maxClass ASCII characters once lowered
+// ([Bb], [ _-]). Its non-ASCII members are left out: they cannot match in an ASCII string.
 func charClassInfo(ranges []rune) reInfo {
 	var set []string
 	for i := 0; i+1 < len(ranges); i += 2 {
