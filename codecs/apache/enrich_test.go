@@ -342,3 +342,39 @@ os_parsers:
 		t.Errorf("%v allocations per cached lookup", allocs)
 	}
 }
+
+// TestUserAgentCacheBytesBounded: long distinct agents (a scanner, or a client that puts
+// data in its User-Agent; the file input reads lines of up to a MiB) do not make the cache
+// hold more than two generations of uaCacheBytes, and a cached agent is still served.
+func TestUserAgentCacheBytesBounded(t *testing.T) {
+	rules, err := compileUARules([]byte("user_agent_parsers:\n  - regex: '(Chrome)/(\\d+)\\.(\\d+)'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newUACache(rules)
+	held := func() int {
+		n := 0
+		for _, gen := range []map[string][]byte{c.cur, c.old} {
+			for k, v := range gen {
+				n += len(k) + len(v)
+			}
+		}
+		return n
+	}
+	long := bytes.Repeat([]byte("x"), 64<<10)
+	most := 0
+	for i := 0; i < 200; i++ {
+		ua := append(fmt.Appendf(nil, "bot-%d/1.0 ", i), long...)
+		m := c.members(ua)
+		if !bytes.HasPrefix(m, []byte(`"original":"bot-`)) {
+			t.Fatalf("agent %d: members %.40s", i, m)
+		}
+		most = max(most, held())
+	}
+	// Two generations of at most uaCacheBytes, each of which may go over by its last entry.
+	limit := 2 * (uaCacheBytes + 2*len(long) + 256)
+	t.Logf("most held: %d bytes (limit %d)", most, limit)
+	if most > limit {
+		t.Errorf("the cache held %d bytes of agents, over %d", most, limit)
+	}
+}
