@@ -50,6 +50,15 @@ type docRef struct {
 // newlines (the leading newline of its piece counts for the one after its source).
 func (d *docRef) size() int { return d.end + len(d.doc) }
 
+// bodySize is the size of the NDJSON body of docs: the sum of their sizes.
+func bodySize(docs []docRef) int {
+	n := 0
+	for i := range docs {
+		n += docs[i].size()
+	}
+	return n
+}
+
 // request is one _bulk request: the documents it holds, in order, and the body bytes that
 // they point into.
 type request struct {
@@ -124,17 +133,15 @@ func (r *request) field(d *docRef, off, n int) string {
 // The body is not rewritten: the pieces of the dropped documents are no longer sent.
 func (r *request) keep(keep func(i int) bool) {
 	w := 0
-	r.size = 0
 	for i := range r.docs {
-		if !keep(i) {
-			continue
+		if keep(i) {
+			r.docs[w] = r.docs[i]
+			w++
 		}
-		r.docs[w] = r.docs[i]
-		r.size += r.docs[w].size()
-		w++
 	}
 	clear(r.docs[w:])
 	r.docs = r.docs[:w]
+	r.size = bodySize(r.docs)
 }
 
 // bodyBuilder appends documents as `create` actions to a request body. It keeps scratch

@@ -558,10 +558,7 @@ func (o *Output) split(ctx context.Context, r *request, resp *bytes.Buffer, atte
 	half := len(r.docs) / 2
 	for _, part := range [][]docRef{r.docs[:half], r.docs[half:]} {
 		// The halves point into r's body, which stays as it is until r.reset below.
-		sub := &request{body: r.body, docs: slices.Clone(part)}
-		for i := range sub.docs {
-			sub.size += sub.docs[i].size()
-		}
+		sub := &request{body: r.body, docs: slices.Clone(part), size: bodySize(part)}
 		o.process(sub, resp)
 		if ctx.Err() != nil {
 			break
