@@ -84,7 +84,7 @@ func analyse(re *syntax.Regexp) reInfo {
 		return analyse(re.Sub[0])
 	case syntax.OpQuest:
 		if in := analyse(re.Sub[0]); in.exact != nil {
-			return reInfo{exact: union(in.exact, []string{""})}
+			return reInfo{exact: union(in.exact, "")}
 		}
 		return reInfo{}
 	case syntax.OpPlus:
@@ -116,7 +116,7 @@ func charClassInfo(ranges []rune) reInfo {
 			return reInfo{}
 		}
 		for r := lo; r <= hi; r++ {
-			set = union(set, []string{strings.ToLower(string(r))})
+			set = union(set, strings.ToLower(string(r)))
 		}
 		if len(set) > maxClass {
 			return reInfo{}
@@ -172,7 +172,7 @@ func alternateInfo(subs []*syntax.Regexp) reInfo {
 	for i, sub := range subs {
 		infos[i] = analyse(sub)
 		if exact && infos[i].exact != nil && len(set)+len(infos[i].exact) <= maxExact {
-			set = union(set, infos[i].exact)
+			set = union(set, infos[i].exact...)
 		} else {
 			exact = false
 		}
@@ -186,7 +186,7 @@ func alternateInfo(subs []*syntax.Regexp) reInfo {
 		if best == nil {
 			return reInfo{}
 		}
-		alt = union(alt, best)
+		alt = union(alt, best...)
 	}
 	return reInfo{need: prefilter{alt}}
 }
@@ -195,13 +195,14 @@ func cross(a, b []string) []string {
 	out := make([]string, 0, len(a)*len(b))
 	for _, x := range a {
 		for _, y := range b {
-			out = union(out, []string{x + y})
+			out = union(out, x+y)
 		}
 	}
 	return out
 }
 
-func union(a, b []string) []string {
+// union appends to a the strings of b it does not hold yet.
+func union(a []string, b ...string) []string {
 	for _, s := range b {
 		if !slices.Contains(a, s) {
 			a = append(a, s)
