@@ -87,7 +87,7 @@ output "kafka" "main" {
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Fatalf("topic holds %d lines, want %d", len(got), len(want))
+		t.Fatalf("topic holds %d lines, want %d; %s", len(got), len(want), lineDiff(got, want))
 	}
 	if off, size := e.registryOffset(log), fileSize(t, log); off != size {
 		t.Fatalf("registry offset %d, want the file size %d: dropped lines must be committed", off, size)
@@ -165,4 +165,28 @@ filter "rename" "original" {
 		t.Fatalf("%d documents, want 300 (400 events less the 100 of web0)", len(seen))
 	}
 	e.waitNoLag(10 * time.Second)
+}
+
+// lineDiff describes how the sorted lines got differ from the sorted lines want: the lines
+// only one of them holds, and the lines got holds more than once.
+func lineDiff(got, want []string) string {
+	count := map[string]int{}
+	for _, l := range got {
+		count[l]++
+	}
+	for _, l := range want {
+		count[l]--
+	}
+	var extra, missing []string
+	for l, n := range count {
+		for ; n > 0; n-- {
+			extra = append(extra, l)
+		}
+		for ; n < 0; n++ {
+			missing = append(missing, l)
+		}
+	}
+	slices.Sort(extra)
+	slices.Sort(missing)
+	return fmt.Sprintf("not expected (or more often than expected): %q; missing: %q", extra, missing)
 }
