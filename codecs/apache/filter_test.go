@@ -15,6 +15,7 @@ import (
 
 	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
+	"github.com/logpipe/logpipe/pipeline/filters/filtertest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -528,4 +529,18 @@ func TestIndexedTopMatchesScan(t *testing.T) {
 	if f.Failed() != 0 || !bytes.Contains(b.Events[0].Doc, []byte(`"x":1`)) || !bytes.Contains(b.Events[0].Doc, []byte(`"dataset":"apache.access"`)) {
 		t.Fatalf("a document with a stale index was not parsed: %s", b.Events[0].Doc)
 	}
+}
+
+// The runner builds the filter once per filter worker from one configuration; the workers
+// share the user-agent rules and run at the same time, and each gives what one filter alone
+// gives, on real access lines. (The reference run compiles the rules these agents need
+// first; TestUARulesConcurrentParse covers workers compiling them at once.)
+func TestFilterWorkers(t *testing.T) {
+	lines := accessLines(t)[:400]
+	events := make([]pipeline.Event, len(lines))
+	for i, l := range lines {
+		events[i] = filtertest.Line(string(l), int64(i)*200)
+	}
+	src := filtertest.Wrap("filter \"apache\" \"access\" {}")
+	filtertest.Workers(t, src, filtertest.Registry(Register), events, 4, 5)
 }

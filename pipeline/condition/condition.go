@@ -55,13 +55,27 @@ type Spec struct {
 	Rest hcl.Body `hcl:",remain"`
 }
 
-// Condition is a compiled condition. Match evaluates it on a JSON document.
-//
-// A Condition keeps a scratch buffer for strings with escapes: it is not safe for
-// concurrent use. A filter, which runs on one goroutine, owns its conditions.
+// Condition is a compiled condition. It never changes once compiled, so one Condition,
+// compiled with its filter's configuration, serves every instance of the filter (one per
+// filter worker). It is evaluated through a Matcher, one per instance.
 type Condition struct {
-	root    node
+	root node
+}
+
+// Matcher evaluates a Condition on JSON documents. It keeps a scratch buffer for strings
+// with escapes, so it is not safe for concurrent use: each filter instance makes its own
+// with Condition.Matcher (instances run on different goroutines).
+type Matcher struct {
+	c       *Condition
 	scratch []byte
+}
+
+// Matcher returns a new Matcher of c; nil when c is nil (a filter without a when block).
+func (c *Condition) Matcher() *Matcher {
+	if c == nil {
+		return nil
+	}
+	return &Matcher{c: c}
 }
 
 type kind uint8
@@ -135,27 +149,27 @@ func Compile(spec *Spec, attr string, ctx *hcl.EvalContext) (*Condition, error) 
 // missing, or whose value has another type than the operator expects, does not match (as
 // in Filebeat). Match does not allocate once its scratch buffer has grown to the longest
 // escaped string it met.
-func (c *Condition) Match(doc []byte) bool { return c.eval(&c.root, doc) }
+func (m *Matcher) Match(doc []byte) bool { return m.eval(&m.c.root, doc) }
 
-func (c *Condition) eval(n *node, doc []byte) bool {
+func (m *Matcher) eval(n *node, doc []byte) bool {
 	switch n.kind {
 	case kAll:
 		for i := range n.kids {
-			if !c.eval(&n.kids[i], doc) {
+			if !m.eval(&n.kids[i], doc) {
 				return false
 			}
 		}
 		return true
 	case kAny:
 		for i := range n.kids {
-			if c.eval(&n.kids[i], doc) {
+			if m.eval(&n.kids[i], doc) {
 				return true
 			}
 		}
 		return false
 	case kNot:
 		for i := range n.kids {
-			if !c.eval(&n.kids[i], doc) {
+			if !m.eval(&n.kids[i], doc) {
 				return true
 			}
 		}
@@ -174,17 +188,17 @@ func (c *Condition) eval(n *node, doc []byte) bool {
 	}
 	switch n.kind {
 	case kEquals:
-		return c.equals(n, raw)
+		return m.equals(n, raw)
 	case kContains, kRegexp:
 		switch raw[0] {
 		case '"':
-			return c.matchString(n, raw)
+			return m.matchString(n, raw)
 		case '[':
 			// An array of strings matches when one of its strings does (Filebeat's
 			// MatchAnyString).
 			found := false
 			codecs.Elements(raw, func(el []byte) bool {
-				found = el[0] == '"' && c.matchString(n, el)
+				found = el[0] == '"' && m.matchString(n, el)
 				return !found
 			})
 			return found
@@ -209,7 +223,7 @@ func (c *Condition) eval(n *node, doc []byte) bool {
 	return false
 }
 
-func (c *Condition) equals(n *node, raw []byte) bool {
+func (m *Matcher) equals(n *node, raw []byte) bool {
 	switch n.vk {
 	case vString:
 		return raw[0] == '"' && codecs.KeyIs(raw, n.s)
@@ -234,14 +248,14 @@ func (c *Condition) equals(n *node, raw []byte) bool {
 }
 
 // matchString applies a contains or regexp leaf to the raw JSON string raw.
-func (c *Condition) matchString(n *node, raw []byte) bool {
+func (m *Matcher) matchString(n *node, raw []byte) bool {
 	s := raw[1 : len(raw)-1]
 	if bytes.IndexByte(s, '\\') >= 0 {
-		d, err := codecs.AppendUnquoted(c.scratch[:0], raw)
+		d, err := codecs.AppendUnquoted(m.scratch[:0], raw)
 		if err != nil {
 			return false
 		}
-		c.scratch, s = d, d
+		m.scratch, s = d, d
 	}
 	if n.kind == kContains {
 		return bytes.Contains(s, n.sb)

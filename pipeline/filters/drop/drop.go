@@ -51,7 +51,7 @@ func Register(r *pipeline.Registry) {
 
 // Filter is the "drop" filter. Like every filter it is used from one goroutine.
 type Filter struct {
-	cond    *condition.Condition
+	when    *condition.Matcher
 	docs    *eventdoc.Docs
 	dropped uint64
 }
@@ -63,7 +63,7 @@ func New(c *Config, s pipeline.Stage) (*Filter, error) {
 			return nil, err
 		}
 	}
-	return &Filter{cond: c.cond, docs: eventdoc.New(s.Agent)}, nil
+	return &Filter{when: c.cond.Matcher(), docs: eventdoc.New(s.Agent)}, nil
 }
 
 // Dropped returns how many events were dropped so far.
@@ -74,7 +74,7 @@ func (f *Filter) Dropped() uint64 { return f.dropped }
 func (f *Filter) Process(b *pipeline.Batch) {
 	kept := b.Events[:0]
 	for i := range b.Events {
-		if f.cond.Match(f.docs.View(&b.Events[i])) {
+		if f.when.Match(f.docs.View(&b.Events[i])) {
 			f.dropped++
 			continue
 		}

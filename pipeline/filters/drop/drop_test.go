@@ -106,3 +106,15 @@ func BenchmarkDropDocumentEvents(b *testing.B) {
 	}
 	benchmark(b, `range = { "http.response.status_code.gte" = 400 }`, events)
 }
+
+// The runner builds a drop filter once per filter worker from one configuration; the
+// workers run at the same time and each drops exactly what one filter alone drops.
+func TestDropWorkers(t *testing.T) {
+	src := filtertest.Wrap(`
+filter "drop" "debug" {
+  when {
+    contains = { message = "GET /debug " }
+  }
+}`)
+	filtertest.Workers(t, src, filtertest.Registry(drop.Register), filtertest.AccessLines(48), 4, 200)
+}

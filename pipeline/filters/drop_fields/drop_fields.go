@@ -80,6 +80,7 @@ func Register(r *pipeline.Registry) {
 // Filter is the "drop_fields" filter. Like every filter it is used from one goroutine.
 type Filter struct {
 	cfg   Config
+	when  *condition.Matcher // nil without a when block
 	docs  *eventdoc.Docs
 	ed    eventdoc.Editor
 	set   *eventdoc.FieldSet
@@ -95,7 +96,7 @@ func New(c *Config, s pipeline.Stage) (*Filter, error) {
 			return nil, err
 		}
 	}
-	return &Filter{cfg: *c, docs: eventdoc.New(s.Agent), set: eventdoc.NewFieldSet(c.fields), found: make([]bool, len(c.fields))}, nil
+	return &Filter{cfg: *c, when: c.cond.Matcher(), docs: eventdoc.New(s.Agent), set: eventdoc.NewFieldSet(c.fields), found: make([]bool, len(c.fields))}, nil
 }
 
 // Process removes the fields from every event of b that matches the condition. Events
@@ -107,7 +108,7 @@ func (f *Filter) Process(b *pipeline.Batch) {
 	for i := range b.Events {
 		e := &b.Events[i]
 		doc := f.docs.View(e)
-		if f.cfg.cond != nil && !f.cfg.cond.Match(doc) {
+		if f.when != nil && !f.when.Match(doc) {
 			continue
 		}
 		clear(f.found)

@@ -113,3 +113,16 @@ filter "drop_fields" "d" {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(events)), "ns/event")
 }
+
+// The runner builds a drop_fields filter once per filter worker from one configuration;
+// the workers run at the same time and each gives what one filter alone gives.
+func TestDropFieldsWorkers(t *testing.T) {
+	src := filtertest.Wrap(`
+filter "drop_fields" "debug" {
+  fields = ["log.file.inode", "agent.ephemeral_id"]
+  when {
+    contains = { message = "GET /debug " }
+  }
+}`)
+	filtertest.Workers(t, src, filtertest.Registry(dropfields.Register), filtertest.AccessLines(48), 4, 200)
+}

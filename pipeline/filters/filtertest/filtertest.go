@@ -4,7 +4,9 @@ package filtertest
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,6 +80,25 @@ var Time = time.Date(2026, 11, 21, 7, 16, 26, 746e6, time.UTC)
 func Line(msg string, offset int64) pipeline.Event {
 	return pipeline.Event{Timestamp: Time, Message: []byte(msg), File: Origin, Offset: offset, Partition: -1,
 		ID: "line-" + strconv.FormatInt(offset, 10)}
+}
+
+// AccessLines returns n line events of Apache access lines, read from Origin one after the
+// other: every third one a request of /debug, the others of /page/<i>, each with an error
+// in its line when i is a multiple of 4. Their quotes are escaped in the events' documents.
+func AccessLines(n int) []pipeline.Event {
+	events := make([]pipeline.Event, 0, n)
+	for i := range n {
+		path := "/page/" + strconv.Itoa(i)
+		if i%3 == 0 {
+			path = "/debug"
+		}
+		line := `10.0.0.1 - - [21/Nov/2026:07:16:26 +0000] "GET ` + path + ` HTTP/1.1" 200 9`
+		if i%4 == 0 {
+			line += ` "error"`
+		}
+		events = append(events, Line(line, int64(i)*80))
+	}
+	return events
 }
 
 // Doc returns a document event of the JSON object doc.
@@ -161,3 +182,74 @@ func (o *collectOutput) Write(_ context.Context, b *pipeline.Batch) error {
 }
 
 func (o *collectOutput) Close(context.Context) error { return nil }
+
+// Workers checks that the filters of src, built once per filter worker from one loaded
+// configuration as the Runner builds them, give each worker the results one instance gives
+// alone, while the workers run at the same time. Each of workers goroutines passes its own
+// copies of events through its instances rounds times. A filter whose instances share
+// mutable state (a scratch buffer in their common configuration) fails it: with wrong
+// results, or under the race detector (make test) with a data race. events should include
+// strings with JSON escapes, which filters decode into scratch buffers.
+func Workers(t *testing.T, src string, reg *pipeline.Registry, events []pipeline.Event, workers, rounds int) {
+	t.Helper()
+	want := docsOf(Run(Filters(t, src, reg), cloneEvents(events)...))
+	cfg, diags := Load(t, src, reg)
+	if diags != "" {
+		t.Fatalf("config does not load:\n%s", diags)
+	}
+	instances := make([][]pipeline.Filter, workers)
+	for w := range instances {
+		for _, sc := range cfg.Filters {
+			typ, _ := reg.Filter(sc.Type)
+			f, err := typ.Build(sc.Config, pipeline.Stage{Kind: "filter", Type: sc.Type, Name: sc.Name, Agent: Agent})
+			if err != nil {
+				t.Fatalf("build %s for worker %d: %v", sc.ID(), w, err)
+			}
+			instances[w] = append(instances[w], f)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range instances {
+		wg.Go(func() {
+			for r := 0; r < rounds; r++ {
+				if got := docsOf(Run(instances[w], cloneEvents(events)...)); !slices.Equal(got, want) {
+					t.Errorf("worker %d, round %d: %d events out where one instance alone gives %d; %s", w, r, len(got), len(want), firstDiff(got, want))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// cloneEvents copies events with their Doc and Message bytes, which filters may rewrite.
+func cloneEvents(events []pipeline.Event) []pipeline.Event {
+	out := slices.Clone(events)
+	for i := range out {
+		out[i].Doc = slices.Clone(out[i].Doc)
+		out[i].Message = slices.Clone(out[i].Message)
+	}
+	return out
+}
+
+// docsOf returns the documents of b's events as an output would index them.
+func docsOf(b *pipeline.Batch) []string {
+	out := make([]string, len(b.Events))
+	for i := range b.Events {
+		out[i] = Document(&b.Events[i])
+	}
+	return out
+}
+
+// firstDiff describes the first event where got and want differ.
+func firstDiff(got, want []string) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return "event " + strconv.Itoa(i) + ":\n got " + got[i] + "\nwant " + want[i]
+		}
+	}
+	if len(got) > len(want) {
+		return "extra event: " + got[len(want)]
+	}
+	return "missing event: " + want[len(got)]
+}

@@ -155,6 +155,7 @@ func Register(r *pipeline.Registry) {
 // Filter is the "rename" filter. Like every filter it is used from one goroutine.
 type Filter struct {
 	cfg  Config
+	when *condition.Matcher // nil without a when block
 	docs *eventdoc.Docs
 	ed   eventdoc.Editor
 	work []byte
@@ -168,7 +169,7 @@ func New(c *Config, s pipeline.Stage) (*Filter, error) {
 			return nil, err
 		}
 	}
-	return &Filter{cfg: *c, docs: eventdoc.New(s.Agent)}, nil
+	return &Filter{cfg: *c, when: c.cond.Matcher(), docs: eventdoc.New(s.Agent)}, nil
 }
 
 // Process renames the fields of every event of b that matches the condition. Events that
@@ -179,7 +180,7 @@ func (f *Filter) Process(b *pipeline.Batch) {
 	for i := range b.Events {
 		e := &b.Events[i]
 		doc := f.docs.View(e)
-		if f.cfg.cond != nil && !f.cfg.cond.Match(doc) {
+		if f.when != nil && !f.when.Match(doc) {
 			continue
 		}
 		f.work = append(f.work[:0], doc...)

@@ -126,3 +126,16 @@ filter "rename" "r" {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(events)), "ns/event")
 }
+
+// The runner builds a rename filter once per filter worker from one configuration; the
+// workers run at the same time and each gives what one filter alone gives.
+func TestRenameWorkers(t *testing.T) {
+	src := filtertest.Wrap(`
+filter "rename" "errors" {
+  fields = [{ from = "log.file.path", to = "file.path" }]
+  when {
+    regexp = { message = "\"error\"$" }
+  }
+}`)
+	filtertest.Workers(t, src, filtertest.Registry(rename.Register), filtertest.AccessLines(48), 4, 200)
+}
