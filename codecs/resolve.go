@@ -22,8 +22,11 @@ func ResolveEncoder(s pipeline.Stage, name string) (pipeline.Encoder, error) {
 	return c.NewEncoder(s.Agent), nil
 }
 
-// ResolveDecoder is ResolveEncoder for decoders (inputs with a `codec` attribute).
-func ResolveDecoder(s pipeline.Stage, name string) (pipeline.Decoder, error) {
+// ResolveDecoder finds the codec called name in s.Codecs and returns its decoder factory:
+// an input calls it once per goroutine that decodes, since a Decoder may keep scratch state
+// and is not safe for concurrent use. An unknown or encode-only codec is reported as a
+// *pipeline.AttrError on the attribute "codec", listing the codecs that decode.
+func ResolveDecoder(s pipeline.Stage, name string) (func() pipeline.Decoder, error) {
 	if s.Codecs == nil {
 		return nil, fmt.Errorf("%s: no codec registry", s.ID())
 	}
@@ -35,8 +38,12 @@ func ResolveDecoder(s pipeline.Stage, name string) (pipeline.Decoder, error) {
 				names = append(names, n)
 			}
 		}
-		return nil, pipeline.AttrErrorf("codec", "unknown or encode-only codec %q (codecs that decode: %s)", name,
+		what := "unknown"
+		if ok {
+			what = "encode-only"
+		}
+		return nil, pipeline.AttrErrorf("codec", "%s codec %q (codecs that decode: %s)", what, name,
 			strings.Join(names, ", "))
 	}
-	return c.NewDecoder(), nil
+	return c.NewDecoder, nil
 }

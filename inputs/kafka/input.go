@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
 	kafkago "github.com/segmentio/kafka-go"
 	"go.uber.org/zap"
@@ -84,15 +85,9 @@ type topicPartition struct {
 
 // New builds the input from a validated config.
 func New(cfg *Config, s pipeline.Stage) (*Input, error) {
-	if s.Codecs == nil {
-		return nil, fmt.Errorf("input kafka: no codec registry to resolve codec %q", cfg.Codec)
-	}
-	ct, ok := s.Codecs.Codec(cfg.Codec)
-	if !ok {
-		return nil, pipeline.AttrErrorf("codec", "unknown codec %q (known: %s)", cfg.Codec, strings.Join(s.Codecs.Names("codec"), ", "))
-	}
-	if ct.NewDecoder == nil {
-		return nil, pipeline.AttrErrorf("codec", "codec %q cannot decode messages", cfg.Codec)
+	newDec, err := codecs.ResolveDecoder(s, cfg.Codec)
+	if err != nil {
+		return nil, err
 	}
 	log := s.Log
 	if log == nil {
@@ -107,7 +102,7 @@ func New(cfg *Config, s pipeline.Stage) (*Input, error) {
 		cfg:       cfg,
 		stage:     s,
 		log:       log,
-		newDec:    ct.NewDecoder,
+		newDec:    newDec,
 		dialer:    dialer,
 		tr:        tr,
 		client:    &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: tr},
