@@ -35,7 +35,7 @@ func benchEvents(n int) []pipeline.Event {
 // BenchmarkBulkBody measures building _bulk bodies: one op is one document.
 func BenchmarkBulkBody(b *testing.B) {
 	evs := benchEvents(1000)
-	bb := newBodyBuilder(codecs.MustParseTemplate("filebeat_test-%{+YYYY.MM.dd}"), nil)
+	bb := newBodyBuilder(codecs.MustParseTemplate("filebeat_test-%{+YYYY.MM.dd}"), codecs.NewDocumentEncoder(pipeline.Agent{}))
 	r := &request{}
 	ack := &batchAck{}
 	b.ReportAllocs()

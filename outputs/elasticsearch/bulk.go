@@ -248,23 +248,13 @@ func (bb *bodyBuilder) appendID(dst []byte, e *pipeline.Event) []byte {
 	return append(dst, e.ID...)
 }
 
-// encodeSource appends the document of a line event: encoded in the wire format without
-// @metadata. In the encoded form, newlines outside JSON strings are whitespace and must not
-// split the NDJSON line, so they become spaces (a raw newline inside a string is invalid
-// JSON either way).
+// encodeSource appends the document of a line event: the wire format without @metadata
+// (codecs.NewDocumentEncoder). In the encoded form, newlines outside JSON strings are
+// whitespace and must not split the NDJSON line, so they become spaces (a raw newline
+// inside a string is invalid JSON either way).
 func (bb *bodyBuilder) encodeSource(dst []byte, e *pipeline.Event) []byte {
 	start := len(dst)
-	if bb.encoder != nil {
-		dst = bb.encoder.Encode(dst, e)
-		doc := codecs.RemoveMember(dst[start:], "@metadata")
-		dst = dst[:start+len(doc)]
-	} else {
-		dst = append(dst, `{"@timestamp":"`...)
-		dst = codecs.AppendTimestamp(dst, e.Timestamp)
-		dst = append(dst, `","message":`...)
-		dst = codecs.AppendQuoted(dst, e.Message)
-		dst = append(dst, '}')
-	}
+	dst = bb.encoder.Encode(dst, e)
 	// Trim the encoder's trailing newline, if any, then neutralise inner ones.
 	for len(dst) > start && (dst[len(dst)-1] == '\n' || dst[len(dst)-1] == '\r') {
 		dst = dst[:len(dst)-1]

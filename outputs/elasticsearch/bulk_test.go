@@ -9,8 +9,11 @@ import (
 	"github.com/logpipe/logpipe/pipeline"
 )
 
+// bodyAgent is the agent of the line events the body builder encodes.
+var bodyAgent = pipeline.Agent{Hostname: "web1", ID: "id", EphemeralID: "eid", Version: "0.1.0"}
+
 func TestBodyBuilder(t *testing.T) {
-	bb := newBodyBuilder(codecs.MustParseTemplate("logs-%{+YYYY.MM.dd}"), nil)
+	bb := newBodyBuilder(codecs.MustParseTemplate("logs-%{+YYYY.MM.dd}"), codecs.NewDocumentEncoder(bodyAgent))
 	r := &request{}
 	ack := &batchAck{}
 	ts := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
@@ -108,7 +111,7 @@ func TestClassify(t *testing.T) {
 // Sources the output encodes (line events) stay in the body beside the action lines, and
 // mix with documents the request points at, before and after keep.
 func TestBodyBuilderLineEvents(t *testing.T) {
-	bb := newBodyBuilder(codecs.MustParseTemplate("logs"), nil)
+	bb := newBodyBuilder(codecs.MustParseTemplate("logs"), codecs.NewDocumentEncoder(bodyAgent))
 	r := &request{}
 	ts := time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC)
 	evs := []pipeline.Event{
@@ -120,14 +123,16 @@ func TestBodyBuilderLineEvents(t *testing.T) {
 		bb.appendDoc(r, &evs[i], i, &batchAck{})
 	}
 	line := func(m string) string {
-		return `{"create":{"_index":"logs"}}` + "\n" + `{"@timestamp":"2026-11-21T00:00:00.000Z","message":"` + m + `"}` + "\n"
+		return `{"create":{"_index":"logs"}}` + "\n" + `{"@timestamp":"2026-11-21T00:00:00.000Z","message":"` + m +
+			`","log":{"offset":0},"input":{"type":"filestream"},"host":{"name":"web1"},"ecs":{"version":"8.0.0"},` +
+			`"agent":{"type":"logpipe","version":"0.1.0","name":"web1","id":"id","ephemeral_id":"eid"}}` + "\n"
 	}
 	doc := `{"create":{"_index":"logs"}}` + "\n" + `{"m":2}` + "\n"
 	if got, want := bodyOf(t, r), line("first")+doc+line("third"); got != want {
 		t.Fatalf("body\n%s\nwant\n%s", got, want)
 	}
-	if got := string(r.source(&r.docs[2])); got != `{"@timestamp":"2026-11-21T00:00:00.000Z","message":"third"}` {
-		t.Errorf("source %q", got)
+	if got, want := string(r.source(&r.docs[2])), strings.TrimSuffix(strings.TrimPrefix(line("third"), `{"create":{"_index":"logs"}}`+"\n"), "\n"); got != want {
+		t.Errorf("source %q, want %q", got, want)
 	}
 	r.keep(func(i int) bool { return i != 0 })
 	if got, want := bodyOf(t, r), doc+line("third"); got != want {

@@ -64,7 +64,7 @@ func TestDeadLetterToKafka(t *testing.T) {
 	}
 }
 
-// Line events (a ship config with an elasticsearch output) are encoded with the json codec,
+// Line events (a ship config with an elasticsearch output) are encoded in the wire format
 // without @metadata, under the id derived from the file and offset.
 func TestLineEventsWithJSONCodec(t *testing.T) {
 	es := startES(t, estest.Options{})

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/logpipe/logpipe/codecs"
 	"github.com/logpipe/logpipe/pipeline"
 )
 
@@ -131,12 +132,6 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 		}
 		dlq = k
 	}
-	var enc pipeline.Encoder
-	if s.Codecs != nil {
-		if ct, ok := s.Codecs.Codec("json"); ok && ct.NewEncoder != nil {
-			enc = ct.NewEncoder(s.Agent)
-		}
-	}
 	if !cfg.manageTemplate() {
 		tmpl = nil
 	}
@@ -148,7 +143,7 @@ func newOutput(cfg *Config, s pipeline.Stage, tmpl func() (string, []byte)) (*Ou
 		reqs:   make(chan *request),
 		free:   make(chan *request, cfg.Workers+1),
 		closed: make(chan struct{}),
-		bb:     newBodyBuilder(cfg.index.WithAgent(s.Agent), enc),
+		bb:     newBodyBuilder(cfg.index.WithAgent(s.Agent), codecs.NewDocumentEncoder(s.Agent)),
 		peer:   peerCheck{client: &http.Client{Transport: httpTransport}, creds: creds},
 		path:   bulkPath,
 		reqOutage: newOutage(log, "elasticsearch _bulk requests fail; retrying until they succeed (the partitions wait, nothing is dropped)",
