@@ -471,20 +471,11 @@ func (b *Broker) Addr() string { return b.addrs[0] }
 // Addrs returns the addresses of every broker.
 func (b *Broker) Addrs() []string { return b.addrs }
 
-// DataDir returns the broker's data directory ("" when memory-only).
-func (b *Broker) DataDir() string { return b.opts.DataDir }
-
-// Stop stops the broker with SIGTERM (it flushes its data dir) and waits for it.
-func (b *Broker) Stop(t testing.TB) {
-	t.Helper()
-	b.Proc.Terminate(t, 30*time.Second)
-}
-
 // Kill kills the broker with SIGKILL.
 func (b *Broker) Kill(t testing.TB) { t.Helper(); b.Proc.Kill(t) }
 
-// Restart starts the broker again on the same port with the same data dir (after Stop or
-// Kill). Topics are created again only if they are missing.
+// Restart starts the broker again on the same port with the same data dir (after Kill).
+// Topics are created again only if they are missing.
 func (b *Broker) Restart(t testing.TB) {
 	t.Helper()
 	if !b.Proc.Exited() {
@@ -648,17 +639,6 @@ func WaitForLines(t testing.TB, addr, topic string, lines []string, timeout time
 		return len(CheckDelivery(lines, evs).Missing) == 0
 	})
 	return evs
-}
-
-// WaitForCount polls the topic until it holds at least n records and returns the count.
-func WaitForCount(t testing.TB, addr, topic string, n int, timeout time.Duration) int {
-	t.Helper()
-	var c int
-	WaitEvery(t, timeout, 250*time.Millisecond, fmt.Sprintf("%d records in topic %s", n, topic), func() bool {
-		c = CountTopic(t, addr, topic)
-		return c >= n
-	})
-	return c
 }
 
 // ---- checks ----
