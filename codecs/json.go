@@ -92,18 +92,7 @@ func (enc *JSONEncoder) Encode(dst []byte, e *pipeline.Event) []byte {
 		}
 		return appendDocWithMeta(dst, enc.meta, e)
 	}
-	return appendLine(dst, e, enc.meta, enc.noMeta, enc.tail, nil)
-}
-
-// AppendDocument appends the JSON document of e without "@metadata": for a line event the
-// wire format's fields (what the Elasticsearch output indexes), for a document event its
-// Doc. It does not allocate, but a DocumentEncoder (NewDocumentEncoder) is faster for many
-// events of one agent.
-func AppendDocument(dst []byte, e *pipeline.Event, a pipeline.Agent) []byte {
-	if e.Doc != nil {
-		return append(dst, e.Doc...)
-	}
-	return appendLine(dst, e, nil, true, nil, &a)
+	return appendLine(dst, e, enc.meta, enc.noMeta, enc.tail)
 }
 
 // appendDocWithMeta writes Doc with @metadata (meta + _id) as its first member.
@@ -125,8 +114,8 @@ func appendDocWithMeta(dst, meta []byte, e *pipeline.Event) []byte {
 }
 
 // appendLine writes a line event. With noMeta, @metadata is left out; tail is the
-// precomputed agent part, or nil to compute it from a.
-func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []byte, a *pipeline.Agent) []byte {
+// agent's part (appendTail).
+func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []byte) []byte {
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = AppendTimestamp(dst, e.Timestamp)
 	dst = append(dst, '"')
@@ -164,10 +153,7 @@ func appendLine(dst []byte, e *pipeline.Event, meta []byte, noMeta bool, tail []
 	if e.Fields != nil {
 		dst = append(dst, e.Fields.Line...) // the input's fields and tags
 	}
-	if tail != nil {
-		return append(dst, tail...)
-	}
-	return appendTail(dst, a)
+	return append(dst, tail...)
 }
 
 // appendFile appends the log.file member of a line event from origin f:

@@ -474,20 +474,6 @@ func Lookup(doc []byte, path ...string) (raw []byte, ok bool) {
 	return cur, true
 }
 
-// LookupString returns the decoded value of the string member at path, appended to dst.
-// ok is false when the member is missing or is not a well-formed string.
-func LookupString(dst, doc []byte, path ...string) ([]byte, bool) {
-	raw, ok := Lookup(doc, path...)
-	if !ok || len(raw) == 0 || raw[0] != '"' {
-		return dst, false
-	}
-	out, err := AppendUnquoted(dst, raw)
-	if err != nil {
-		return dst, false
-	}
-	return out, true
-}
-
 // AppendUnquoted decodes the raw JSON string rawString (with its quotes) and appends the
 // text to dst: escapes are resolved, \u escapes become UTF-8, a surrogate pair becomes one
 // code point and a lone surrogate becomes U+FFFD. Bytes that are not escapes are copied as

@@ -37,13 +37,6 @@ func TestLookup(t *testing.T) {
 			t.Errorf("Lookup(%q) = %q, want not found", bad, v)
 		}
 	}
-	s, ok := LookupString(nil, doc, "a", "c")
-	if !ok || string(s) != `s"q` {
-		t.Errorf("LookupString = %q %v", s, ok)
-	}
-	if _, ok := LookupString(nil, doc, "de"); ok {
-		t.Error("LookupString of a bool succeeded")
-	}
 	if n := testing.AllocsPerRun(100, func() { Lookup(doc, "a", "c") }); n != 0 {
 		t.Errorf("Lookup allocates %v", n)
 	}

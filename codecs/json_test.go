@@ -98,7 +98,7 @@ func TestEncodeLineVariants(t *testing.T) {
 		t.Error("log.file written for an event without origin")
 	}
 	// without metadata
-	for _, got := range [][]byte{NewDocumentEncoder(testAgent).Encode(nil, lineEvent()), AppendDocument(nil, lineEvent(), testAgent)} {
+	for _, got := range [][]byte{NewDocumentEncoder(testAgent).Encode(nil, lineEvent())} {
 		keys, _ := decodeOrdered(t, got)
 		if !reflect.DeepEqual(keys, []string{"@timestamp", "message", "log", "input", "host", "ecs", "agent"}) {
 			t.Errorf("document keys %v", keys)
@@ -140,7 +140,7 @@ func TestRoundTrip(t *testing.T) {
 	if !d.Timestamp.Equal(tsSample.Truncate(time.Millisecond)) {
 		t.Errorf("Timestamp = %v", d.Timestamp)
 	}
-	if !bytes.HasPrefix(doc, d.Doc) || string(d.Doc) != string(AppendDocument(nil, e, testAgent)) {
+	if !bytes.HasPrefix(doc, d.Doc) || string(d.Doc) != string(NewDocumentEncoder(testAgent).Encode(nil, e)) {
 		t.Errorf("Doc = %s", d.Doc)
 	}
 	// and the re-encoded document event carries the id again
@@ -266,8 +266,9 @@ func TestEncodeLineNoAlloc(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { buf = enc.Encode(buf[:0], e) }); n != 0 {
 		t.Errorf("Encode allocates %v times per event", n)
 	}
-	if n := testing.AllocsPerRun(100, func() { buf = AppendDocument(buf[:0], e, testAgent) }); n != 0 {
-		t.Errorf("AppendDocument allocates %v times per event", n)
+	doc := NewDocumentEncoder(testAgent)
+	if n := testing.AllocsPerRun(100, func() { buf = doc.Encode(buf[:0], e) }); n != 0 {
+		t.Errorf("the document encoder allocates %v times per event", n)
 	}
 }
 
@@ -388,8 +389,9 @@ func TestRealApacheLines(t *testing.T) {
 		}
 		var d pipeline.Event
 		doc = dec.Decode(doc[:0], buf, time.Time{}, &d)
-		if s, ok := LookupString(nil, d.Doc, "message"); !ok || string(s) != validUTF8(string(line)) {
-			t.Fatalf("line %d: decoded message %q", n, s)
+		raw, _ := Lookup(d.Doc, "message")
+		if s, err := AppendUnquoted(nil, raw); err != nil || string(s) != validUTF8(string(line)) {
+			t.Fatalf("line %d: decoded message %q (%v)", n, s, err)
 		}
 		if want := e.ID; d.ID != want {
 			t.Fatalf("line %d: id %q, want %q", n, d.ID, want)

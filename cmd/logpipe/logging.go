@@ -9,16 +9,10 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// newLogger returns the process logger writing to w. level is debug, info, warn or
-// error. format is json, console or auto: auto is console when w is a terminal and JSON
-// otherwise (services, pipes, files).
-func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
-	log, _, err := newLeveledLogger(w, level, format)
-	return log, err
-}
-
-// newLeveledLogger is newLogger that also returns the logger's level, which can be changed
-// while it is in use (a reload of the configuration changes logging.level).
+// newLeveledLogger returns the process logger writing to w, and its level, which can be
+// changed while it is in use (a reload of the configuration changes logging.level). level
+// is debug, info, warn or error. format is json, console or auto: auto is console when w
+// is a terminal and JSON otherwise (services, pipes, files).
 func newLeveledLogger(w io.Writer, level, format string) (*zap.Logger, zap.AtomicLevel, error) {
 	l, err := zapcore.ParseLevel(level)
 	if err != nil {

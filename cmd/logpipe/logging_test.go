@@ -3,11 +3,18 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
 	"go.uber.org/zap"
 )
+
+// newLogger is newLeveledLogger without the level.
+func newLogger(w io.Writer, level, format string) (*zap.Logger, error) {
+	log, _, err := newLeveledLogger(w, level, format)
+	return log, err
+}
 
 func TestLoggerFormats(t *testing.T) {
 	// A buffer is not a terminal: auto means JSON.

@@ -119,14 +119,6 @@ const signalsHelp = `Signals (ship and index):
                    block and logging.format need a restart.
 `
 
-// runUntilSignalled runs r until it returns or a signal arrives, without reloading (see
-// supervisor.run, which it is).
-func runUntilSignalled(r *pipeline.Runner, sigs <-chan os.Signal, log *zap.Logger) int {
-	live := &liveRunner{}
-	live.set(r)
-	return (&supervisor{log: log, live: live}).run(r, sigs)
-}
-
 // supervisor runs the pipeline of a `ship` or `index` process and handles its signals.
 type supervisor struct {
 	path      string // the configuration file, read again on SIGHUP ("" : no reload)

@@ -94,6 +94,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// runUntilSignalled runs r with the process's supervisor until it returns or a signal
+// arrives, without reloading (no configuration file).
+func runUntilSignalled(r *pipeline.Runner, sigs <-chan os.Signal, log *zap.Logger) int {
+	live := &liveRunner{}
+	live.set(r)
+	return (&supervisor{log: log, live: live}).run(r, sigs)
+}
+
 func runAsync(r *pipeline.Runner, sigs chan os.Signal) chan int {
 	code := make(chan int, 1)
 	go func() { code <- runUntilSignalled(r, sigs, zap.NewNop()) }()

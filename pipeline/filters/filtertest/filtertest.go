@@ -117,7 +117,7 @@ func Run(filters []pipeline.Filter, events ...pipeline.Event) *pipeline.Batch {
 
 // Document returns the document of e as an Elasticsearch output would index it.
 func Document(e *pipeline.Event) string {
-	return string(codecs.AppendDocument(nil, e, Agent))
+	return string(codecs.NewDocumentEncoder(Agent).Encode(nil, e))
 }
 
 // Pipeline runs src (a whole configuration whose input is "emit" and whose output is
