@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -8,38 +9,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logpipe/logpipe/codecs"
-	"github.com/logpipe/logpipe/codecs/apache"
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 	fileinput "github.com/logpipe/logpipe/inputs/file"
-	kafkainput "github.com/logpipe/logpipe/inputs/kafka"
-	"github.com/logpipe/logpipe/outputs/elasticsearch"
 	fileoutput "github.com/logpipe/logpipe/outputs/file"
-	kafkaoutput "github.com/logpipe/logpipe/outputs/kafka"
-	"github.com/logpipe/logpipe/outputs/stdout"
 	"github.com/logpipe/logpipe/pipeline"
-	"github.com/logpipe/logpipe/pipeline/filters/drop"
-	dropfields "github.com/logpipe/logpipe/pipeline/filters/drop_fields"
-	"github.com/logpipe/logpipe/pipeline/filters/rename"
 )
 
-// registry holds the stage types as cmd/logpipe registers them, for the tests that look into
-// typed configs. (The README examples are checked by the built binary, which knows every
-// type; TestEveryStageTypeHasAReadme notices a type this list lacks.)
-func registry() *pipeline.Registry {
-	r := pipeline.NewRegistry()
-	codecs.Register(r)
-	apache.Register(r)
-	drop.Register(r)
-	dropfields.Register(r)
-	rename.Register(r)
-	fileinput.Register(r)
-	kafkainput.Register(r)
-	kafkaoutput.Register(r)
-	elasticsearch.Register(r)
-	fileoutput.Register(r)
-	stdout.Register(r)
-	return r
-}
+// registry holds the stage types as the binary registers them, for the tests that look into
+// typed configs.
+func registry() *pipeline.Registry { return stages.Registry(io.Discard) }
 
 // unitKeys reads the Key=Value lines of a systemd unit (comments skipped; a key given several
 // times keeps every value, in order).

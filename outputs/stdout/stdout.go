@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 
@@ -37,11 +36,12 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Register adds the "stdout" output type to r.
-func Register(r *pipeline.Registry) {
+// Register adds the "stdout" output type to r, writing to w (the process's standard output
+// in the binary).
+func Register(r *pipeline.Registry, w io.Writer) {
 	r.AddOutput(pipeline.Typed[pipeline.Output]("stdout", Defaults,
 		func(cfg *Config, s pipeline.Stage) (pipeline.Output, error) {
-			return New(cfg, s, os.Stdout)
+			return New(cfg, s, w)
 		}))
 }
 

@@ -129,10 +129,27 @@ func TestWriteErrorDoesNotAck(t *testing.T) {
 	}
 }
 
+// The registered type builds outputs that write to the writer given to Register.
 func TestRegister(t *testing.T) {
 	r := pipeline.NewRegistry()
-	Register(r)
-	if _, ok := r.Output("stdout"); !ok {
+	var out bytes.Buffer
+	Register(r, &out)
+	typ, ok := r.Output("stdout")
+	if !ok {
 		t.Fatal("not registered")
+	}
+	o, err := typ.Build(typ.NewConfig(), stage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked int
+	if err := o.Write(context.Background(), batch(&acked)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if acked != 1 || !strings.Contains(out.String(), `"message":"first line"`) {
+		t.Errorf("acked %d, wrote %q", acked, out.String())
 	}
 }
