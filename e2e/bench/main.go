@@ -17,8 +17,9 @@
 //
 // Every index row has its own consumer group, so each reads its whole topic. For each row
 // it reports wall time, lines/s, CPU seconds (user+system from the kernel's rusage of the
-// child), CPU seconds per million lines and peak RSS, and the ratio to its floor, as the
-// median of -runs repetitions. -rows runs a subset (a ship row whose topic a selected row
+// child), CPU seconds per million lines, peak RSS, the ratio to its floor, and how many of
+// the machine's cores were busy meanwhile (from /proc/stat: the process and its peers), as
+// the median of -runs repetitions. -rows runs a subset (a ship row whose topic a selected row
 // reads runs anyway, unprinted). It reports; it asserts nothing. Run it with
 // `make bench-e2e` (or `make bench`).
 package main
@@ -132,6 +133,9 @@ type result struct {
 	wall  time.Duration
 	cpu   time.Duration
 	rssKB int64
+	// busy is how many of the machine's cores were busy during the run, on average, with
+	// everything on it (the process, the broker, the _bulk endpoint); -1 when unknown.
+	busy float64
 }
 
 // shipRow ships the generated file into topic, which the broker creates with partitions
@@ -270,16 +274,20 @@ func run(logpipe, broker string, n, runs int, rows rowSet, dir string) error {
 	}
 	perM := func(m result) float64 { return m.cpu.Seconds() / (float64(n) / 1e6) }
 	fmt.Printf("\nmachine: %d cores, %s/%s, %s; %d lines, medians of %d runs\n\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), n, runs)
-	fmt.Println("| stage | time | lines/s | CPU-s | CPU-s per M lines | peak RSS | ratio to floor |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| stage | time | lines/s | CPU-s | CPU-s per M lines | peak RSS | ratio to floor | machine busy |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	printRow := func(label, name string) {
 		m := med[name]
 		ratio := "-"
 		if f, ok := med[floorOf(name)]; ok {
 			ratio = fmt.Sprintf("%.2fx", m.wall.Seconds()/f.wall.Seconds())
 		}
-		fmt.Printf("| %s | %.2fs | %.0f | %.2f | %.2f | %.0f MiB | %s |\n", label, m.wall.Seconds(), float64(n)/m.wall.Seconds(),
-			m.cpu.Seconds(), perM(m), float64(m.rssKB)/1024, ratio)
+		busy := "-"
+		if m.busy >= 0 {
+			busy = fmt.Sprintf("%.2f of %d cores", m.busy, runtime.NumCPU())
+		}
+		fmt.Printf("| %s | %.2fs | %.0f | %.2f | %.2f | %.0f MiB | %s | %s |\n", label, m.wall.Seconds(), float64(n)/m.wall.Seconds(),
+			m.cpu.Seconds(), perM(m), float64(m.rssKB)/1024, ratio, busy)
 	}
 	p3Printed := false
 	for _, name := range names {
@@ -305,6 +313,11 @@ func run(logpipe, broker string, n, runs int, rows rowSet, dir string) error {
 			if m, ok := med[fmt.Sprintf("index-procs%d", p)]; ok {
 				fmt.Printf(" %d: %.0f (%.2fx)", p, float64(n)/m.wall.Seconds(), one.wall.Seconds()/m.wall.Seconds())
 			}
+		}
+		if one.busy >= 0 {
+			// The rate can only grow with GOMAXPROCS while cores are free beside the process.
+			fmt.Printf("; at GOMAXPROCS=1 the machine had %.2f of its %d cores busy (the process %.2f; the rest is the broker, the _bulk endpoint and anything else running)",
+				one.busy, runtime.NumCPU(), one.cpu.Seconds()/one.wall.Seconds())
 		}
 	}
 	if p3, ok := med["index"]; ok && (rows.has("index-p16") || rows.has("index-p64")) {
@@ -350,15 +363,24 @@ func oneRun(logpipe, brokerBin, dir, logFile, sinkURL string, n int, rows rowSet
 		if cmd.Stderr == nil {
 			cmd.Stderr = &stderr
 		}
+		before, beforeOK := machineCPU()
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("%s: %w\n%s", name, err, tail(stderr.String(), 2000))
 		}
+		wall := time.Since(start)
+		after, afterOK := machineCPU()
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		res[name] = result{
-			wall:  time.Since(start),
+			wall:  wall,
 			cpu:   time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
 			rssKB: ru.Maxrss,
+			busy:  -1,
+		}
+		if beforeOK && afterOK {
+			r := res[name]
+			r.busy = after.busyCoresSince(before, runtime.NumCPU())
+			res[name] = r
 		}
 		return nil
 	}
@@ -581,6 +603,12 @@ func median(rs []result) result {
 	sort.Slice(cpus, func(i, j int) bool { return cpus[i] < cpus[j] })
 	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
 	m.cpu, m.rssKB = cpus[len(cpus)/2], rss[len(rss)/2]
+	busy := make([]float64, len(rs))
+	for i, r := range rs {
+		busy[i] = r.busy
+	}
+	sort.Float64s(busy)
+	m.busy = busy[len(busy)/2]
 	return m
 }
 
