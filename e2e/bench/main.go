@@ -133,9 +133,11 @@ type result struct {
 	wall  time.Duration
 	cpu   time.Duration
 	rssKB int64
-	// busy is how many of the machine's cores were busy during the run, on average, with
-	// everything on it (the process, the broker, the _bulk endpoint); -1 when unknown.
-	busy float64
+	// busy is how many of the machine's cores (of cores) were busy during the run, on
+	// average, with everything on it (the process, the broker, the _bulk endpoint); -1 when
+	// unknown.
+	busy  float64
+	cores int
 }
 
 // shipRow ships the generated file into topic, which the broker creates with partitions
@@ -284,7 +286,7 @@ func run(logpipe, broker string, n, runs int, rows rowSet, dir string) error {
 		}
 		busy := "-"
 		if m.busy >= 0 {
-			busy = fmt.Sprintf("%.2f of %d cores", m.busy, runtime.NumCPU())
+			busy = fmt.Sprintf("%.2f of %d cores", m.busy, m.cores)
 		}
 		fmt.Printf("| %s | %.2fs | %.0f | %.2f | %.2f | %.0f MiB | %s | %s |\n", label, m.wall.Seconds(), float64(n)/m.wall.Seconds(),
 			m.cpu.Seconds(), perM(m), float64(m.rssKB)/1024, ratio, busy)
@@ -317,7 +319,7 @@ func run(logpipe, broker string, n, runs int, rows rowSet, dir string) error {
 		if one.busy >= 0 {
 			// The rate can only grow with GOMAXPROCS while cores are free beside the process.
 			fmt.Printf("; at GOMAXPROCS=1 the machine had %.2f of its %d cores busy (the process %.2f; the rest is the broker, the _bulk endpoint and anything else running)",
-				one.busy, runtime.NumCPU(), one.cpu.Seconds()/one.wall.Seconds())
+				one.busy, one.cores, one.cpu.Seconds()/one.wall.Seconds())
 		}
 	}
 	if p3, ok := med["index"]; ok && (rows.has("index-p16") || rows.has("index-p64")) {
@@ -379,7 +381,7 @@ func oneRun(logpipe, brokerBin, dir, logFile, sinkURL string, n int, rows rowSet
 		}
 		if beforeOK && afterOK {
 			r := res[name]
-			r.busy = after.busyCoresSince(before, runtime.NumCPU())
+			r.busy, r.cores = after.busyCoresSince(before), after.cores
 			res[name] = r
 		}
 		return nil
@@ -606,6 +608,7 @@ func median(rs []result) result {
 	busy := make([]float64, len(rs))
 	for i, r := range rs {
 		busy[i] = r.busy
+		m.cores = max(m.cores, r.cores)
 	}
 	sort.Float64s(busy)
 	m.busy = busy[len(busy)/2]
