@@ -228,7 +228,7 @@ func parseSSL(line []byte, r *Record) bool {
 	}
 	r.Request = req
 	splitRequest(req, r)
-	if rest, ok = bodyBytes(rest, r); !ok {
+	if _, ok = bodyBytes(rest, r); !ok {
 		return false
 	}
 	r.Format = FormatSSL
