@@ -47,8 +47,11 @@ func Register(r *pipeline.Registry) {
 // without origin. The _id is e.ID (set by the input; none when empty). A document event is written as its Doc, with
 // "@metadata":{...,"_id":e.ID} inserted first when e.ID is set, so it can be shipped again.
 //
-// The parts that depend only on the agent are precomputed: encoding a line event does not
-// allocate. A JSONEncoder is immutable and safe for concurrent use.
+// Every event is written on one line: strings are escaped, the input's fields are compact
+// JSON, and a document event's Doc is one line by the contract of pipeline.Event.Doc (the
+// Elasticsearch output writes line events into NDJSON bodies as they come). The parts that
+// depend only on the agent are precomputed: encoding a line event does not allocate. A
+// JSONEncoder is immutable and safe for concurrent use.
 type JSONEncoder struct {
 	meta   []byte // `"@metadata":{"beat":"logpipe","type":"_doc","version":"..."`
 	tail   []byte // `,"input":...,"agent":{...}}`

@@ -277,11 +277,16 @@ func FuzzEncode(f *testing.F) {
 	f.Add([]byte("tab\there \"quoted\" back\\slash \x00\x1f\x7f"))
 	f.Add([]byte("invalid \xff\xfe utf8 \xe2\x82 and é€😀 \u2028"))
 	f.Add([]byte{})
-	enc := NewJSONEncoder(testAgent)
+	enc, doc := NewJSONEncoder(testAgent), NewDocumentEncoder(testAgent)
 	f.Fuzz(func(t *testing.T, line []byte) {
 		e := lineEvent()
 		e.Message = line
 		out := enc.Encode(nil, e)
+		for _, b := range [][]byte{out, doc.Encode(nil, e)} {
+			if bytes.ContainsAny(b, "\r\n") {
+				t.Fatalf("a line break in the encoding of %q: %q", line, b) // NDJSON needs one line
+			}
+		}
 		var m struct {
 			Message string `json:"message"`
 		}

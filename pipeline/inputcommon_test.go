@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -90,6 +91,29 @@ func TestInputFieldsLineEvents(t *testing.T) {
 	wire := string(codecs.NewJSONEncoder(filtertest.Agent).Encode(nil, &e))
 	if w := parse(t, wire); field(w, "@metadata", "_id") != "line-1" || field(w, "fields", "service", "name") != "web" {
 		t.Errorf("wire document: %s", wire)
+	}
+}
+
+// Fields and tags holding line breaks keep a line event's document on one line (the
+// Elasticsearch output writes it into an NDJSON body as the json codec encodes it).
+func TestInputFieldsOneLine(t *testing.T) {
+	src := pipelineConfig(`
+  fields = { note = "two\nlines\r", "a.b" = ["x\ny"] }
+  tags   = ["t\n"]`)
+	cfg, diags := filtertest.Load(t, src, registryWithEmit())
+	if diags != "" {
+		t.Fatal(diags)
+	}
+	e := filtertest.Line("x", 1)
+	e.Fields = cfg.Inputs[0].Fields
+	for _, enc := range []*codecs.JSONEncoder{codecs.NewJSONEncoder(filtertest.Agent), codecs.NewDocumentEncoder(filtertest.Agent)} {
+		doc := enc.Encode(nil, &e)
+		if bytes.ContainsAny(doc, "\r\n") {
+			t.Errorf("a line break in %q", doc)
+		}
+		if m := parse(t, string(doc)); field(m, "fields", "note") != "two\nlines\r" {
+			t.Errorf("fields.note lost: %s", doc)
+		}
 	}
 }
 

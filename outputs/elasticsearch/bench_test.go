@@ -50,6 +50,32 @@ func BenchmarkBulkBody(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 }
 
+// BenchmarkBulkBodyLines measures building _bulk bodies of line events (a ship
+// configuration with an elasticsearch output): the output encodes each line. One op is one
+// line.
+func BenchmarkBulkBodyLines(b *testing.B) {
+	const line = `192.168.33.1 - - [21/Nov/2026:07:16:26 +0000] "GET /products/widget?id=42 HTTP/1.1" 200 5310 "https://shop.example.com/" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"`
+	ts := time.Date(2026, 11, 21, 7, 16, 26, 746e6, time.UTC)
+	f := &pipeline.FileOrigin{Path: "/etc/httpd/logs/access_log", DeviceID: 65024, Inode: 10028677}
+	evs := make([]pipeline.Event, 1000)
+	for i := range evs {
+		evs[i] = pipeline.Event{Timestamp: ts, Message: []byte(line), File: f, Offset: int64(i * 200), Partition: -1,
+			ID: fmt.Sprintf("8d5e957f297893487bd9-%d", i*200)}
+	}
+	bb := newBodyBuilder(codecs.MustParseTemplate("filebeat_test-%{+YYYY.MM.dd}"),
+		codecs.NewDocumentEncoder(pipeline.Agent{Hostname: "web1", Version: "0.1.0", ID: "0b6d3c1e-6f3e-4f7f-9b0e-1d7a5c8f2e11"}))
+	r := &request{}
+	ack := &batchAck{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%1000 == 0 {
+			r.reset()
+		}
+		bb.appendDoc(r, &evs[i%1000], i%1000, ack)
+	}
+}
+
 // minimalES answers every _bulk request with one 201 item per action, without storing
 // anything: it isolates the client's cost from estest's (which parses every document).
 func minimalES(b *testing.B) string {

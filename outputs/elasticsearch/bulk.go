@@ -148,15 +148,15 @@ func (r *request) keep(keep func(i int) bool) {
 // buffers between calls, so building a body does not allocate per document.
 type bodyBuilder struct {
 	index   *codecs.Template
-	static  []byte // quoted index when the template is static
-	encoder pipeline.Encoder
+	static  []byte              // quoted index when the template is static
+	encoder *codecs.JSONEncoder // a document encoder: one line per event
 	scratch []byte
 	daily   bool  // the index depends on the UTC day only: cache it per day
 	dayKey  int64 // day number of the cached daily index
 	dayIdx  []byte
 }
 
-func newBodyBuilder(index *codecs.Template, enc pipeline.Encoder) *bodyBuilder {
+func newBodyBuilder(index *codecs.Template, enc *codecs.JSONEncoder) *bodyBuilder {
 	b := &bodyBuilder{index: index, encoder: enc, dayKey: -1 << 62,
 		daily: !index.HasFields() && dailyOnly(index.String())}
 	if index.IsStatic() {
@@ -188,7 +188,8 @@ func (bb *bodyBuilder) appendDoc(r *request, e *pipeline.Event, ev int, ack *bat
 	if e.Doc != nil {
 		d.doc = e.Doc // one line, by the contract of pipeline.Event.Doc
 	} else {
-		r.body = bb.encodeSource(r.body, e)
+		// A line event: the wire format without @metadata, on one line as NDJSON needs.
+		r.body = bb.encoder.Encode(r.body, e)
 	}
 	d.end = len(r.body) - start
 	r.docs = append(r.docs, d)
@@ -246,27 +247,6 @@ func dailyOnly(tpl string) bool {
 // appended for an event without one (Elasticsearch then generates an id).
 func (bb *bodyBuilder) appendID(dst []byte, e *pipeline.Event) []byte {
 	return append(dst, e.ID...)
-}
-
-// encodeSource appends the document of a line event: the wire format without @metadata
-// (codecs.NewDocumentEncoder). In the encoded form, newlines outside JSON strings are
-// whitespace and must not split the NDJSON line, so they become spaces (a raw newline
-// inside a string is invalid JSON either way).
-func (bb *bodyBuilder) encodeSource(dst []byte, e *pipeline.Event) []byte {
-	start := len(dst)
-	dst = bb.encoder.Encode(dst, e)
-	// Trim the encoder's trailing newline, if any, then neutralise inner ones.
-	for len(dst) > start && (dst[len(dst)-1] == '\n' || dst[len(dst)-1] == '\r') {
-		dst = dst[:len(dst)-1]
-	}
-	if bytes.IndexByte(dst[start:], '\n') >= 0 || bytes.IndexByte(dst[start:], '\r') >= 0 {
-		for i := start; i < len(dst); i++ {
-			if dst[i] == '\n' || dst[i] == '\r' {
-				dst[i] = ' '
-			}
-		}
-	}
-	return dst
 }
 
 // ---- response ----
