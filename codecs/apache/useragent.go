@@ -321,7 +321,7 @@ func (c *uaCache) members(ua []byte) []byte {
 		m = res.appendMembers(m)
 	}
 	if len(c.cur) >= uaCacheSize || c.curBytes >= uaCacheBytes {
-		c.old, c.cur, c.curBytes = c.cur, make(map[string][]byte, min(len(c.cur), uaCacheSize)), 0
+		c.old, c.cur, c.curBytes = c.cur, make(map[string][]byte, len(c.cur)), 0
 	}
 	c.cur[string(ua)] = m
 	c.curBytes += len(ua) + len(m)
