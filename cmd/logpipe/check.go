@@ -19,6 +19,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 	fileinput "github.com/logpipe/logpipe/inputs/file"
 	inputkafka "github.com/logpipe/logpipe/inputs/kafka"
 	"github.com/logpipe/logpipe/outputs/elasticsearch"
@@ -38,7 +39,7 @@ const DefaultTestTimeout = 10 * time.Second
 // configured). Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 64 bad
 // command line, 78 configuration error.
 func runTest(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
-	return testWith(args, stdout, stderr, newRegistryTo(io.Discard), lookupEnv)
+	return testWith(args, stdout, stderr, stages.Registry(io.Discard), lookupEnv)
 }
 
 func testWith(args []string, stdout, stderr io.Writer, reg *pipeline.Registry, lookupEnv func(string) (string, bool)) int {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 	"github.com/logpipe/logpipe/e2e/estest"
 	"github.com/logpipe/logpipe/pipeline/transport/transporttest"
 )
@@ -25,7 +26,7 @@ import (
 func runTestCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := testWith(args, &stdout, &stderr, newRegistryTo(io.Discard), nil)
+	code := testWith(args, &stdout, &stderr, stages.Registry(io.Discard), nil)
 	t.Logf("logpipe test %q: exit %d\n%s%s", args, code, stdout.String(), stderr.String())
 	return code, stdout.String(), stderr.String()
 }

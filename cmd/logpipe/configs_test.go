@@ -1,11 +1,13 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 	"github.com/logpipe/logpipe/pipeline"
 )
 
@@ -27,7 +29,7 @@ func TestExampleConfigs(t *testing.T) {
 	env := map[string]string{"LOGPIPE_DEMO_DIR": "/tmp/logpipe-demo", "LOGPIPE_DEMO_BROKER": "127.0.0.1:9092"}
 	for _, f := range files {
 		t.Run(strings.TrimPrefix(f, "../../"), func(t *testing.T) {
-			cfg, diags := pipeline.LoadFile(f, newRegistry(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			cfg, diags := pipeline.LoadFile(f, stages.Registry(os.Stdout), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 			if len(diags) > 0 {
 				t.Fatalf("%s", pipeline.FormatDiagnostics(diags))
 			}
@@ -45,7 +47,7 @@ func TestExampleConfigs(t *testing.T) {
 
 // The examples of DESIGN.md section 2 decode to the values written there.
 func TestExampleConfigValues(t *testing.T) {
-	reg := newRegistry()
+	reg := stages.Registry(os.Stdout)
 	cfg, diags := pipeline.LoadFile("../../configs/ship.hcl", reg, nil)
 	if diags.HasErrors() {
 		t.Fatalf("ship.hcl:\n%s", pipeline.FormatDiagnostics(diags))

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 	"github.com/logpipe/logpipe/pipeline"
 )
 
@@ -25,7 +26,7 @@ output "elasticsearch" "e" { hosts = "x" retry {} dead_letter {} }
 input "file" "f" { paths = [] max_line_bytes = "x" }
 input "kafka" "i" { brokers = [] topics = [""] group_id = env("X") }
 filter "apache" "a" { field = "" }`))
-	reg := newRegistry()
+	reg := stages.Registry(os.Stdout)
 	f.Fuzz(func(t *testing.T, src []byte) {
 		_, diags := pipeline.Load("f.hcl", src, reg, func(string) (string, bool) { return "v", true })
 		_ = pipeline.FormatDiagnostics(diags)

@@ -92,7 +92,7 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// goodConfig uses only stage types that newRegistry always has.
+// goodConfig uses only stage types that the binary always has.
 const goodConfig = `data_dir = env("DATA", "/tmp/lp")
 input "kafka" "main" {
   brokers  = ["127.0.0.1:9092"]

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 	"github.com/logpipe/logpipe/pipeline"
 	"github.com/logpipe/logpipe/pipeline/metrics"
 )
@@ -35,7 +36,7 @@ func runPipeline(role string, args []string, stdout, stderr io.Writer, lookupEnv
 	if code, done := parseConfigFlags(fs, args, path); done {
 		return code
 	}
-	reg := newRegistryTo(stdout)
+	reg := stages.Registry(stdout)
 	cfg, diags := pipeline.LoadFile(*path, reg, lookupEnv)
 	if diags.HasErrors() {
 		fmt.Fprint(stderr, pipeline.FormatDiagnostics(diags))

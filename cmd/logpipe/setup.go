@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 	"github.com/logpipe/logpipe/deploy"
 	estemplate "github.com/logpipe/logpipe/deploy/elasticsearch"
 	inputkafka "github.com/logpipe/logpipe/inputs/kafka"
@@ -36,7 +38,7 @@ const setupTimeout = 60 * time.Second
 // succeeded, 1 a step failed (the message names the peer), 64 bad command line, 78
 // configuration error (also: a step asked for by flag whose peer the file does not name).
 func runSetup(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
-	return setupWith(args, stdout, stderr, newRegistry(), lookupEnv)
+	return setupWith(args, stdout, stderr, stages.Registry(os.Stdout), lookupEnv)
 }
 
 // setupWith is runSetup with an explicit registry and environment (tests).

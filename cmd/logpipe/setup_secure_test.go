@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 	"github.com/logpipe/logpipe/pipeline/transport/transporttest"
 )
 
@@ -171,7 +172,7 @@ input "kafka" "main" {
 output "stdout" "debug" {}
 `, dir, k.Cluster.ListenAddrs()[0], k.CA.File, transporttest.PlainUser, pw))
 	var stdout, stderr bytes.Buffer
-	code := setupWith([]string{"-c", path, "--topic"}, &stdout, &stderr, newRegistryTo(io.Discard), nil)
+	code := setupWith([]string{"-c", path, "--topic"}, &stdout, &stderr, stages.Registry(io.Discard), nil)
 	if code != exitOK || !strings.Contains(stdout.String(), "topic: created secured (3 partitions, replication factor 1)") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}

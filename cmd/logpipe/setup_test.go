@@ -20,6 +20,8 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 )
 
 // fakeES answers the index template API the way Elasticsearch 8 does: GET and PUT
@@ -254,7 +256,7 @@ output "elasticsearch" "main" {
 func runSetupTest(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := setupWith(args, &stdout, &stderr, newRegistryTo(io.Discard), nil)
+	code := setupWith(args, &stdout, &stderr, stages.Registry(io.Discard), nil)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -462,7 +464,7 @@ output "stdout" "debug" {}
 	} {
 		env := func(name string) (string, bool) { return tc.password, name == "KAFKA_PASSWORD" }
 		var stdout, stderr bytes.Buffer
-		code := setupWith([]string{"-c", path, "--topic"}, &stdout, &stderr, newRegistryTo(io.Discard), env)
+		code := setupWith([]string{"-c", path, "--topic"}, &stdout, &stderr, stages.Registry(io.Discard), env)
 		t.Logf("password %q: %s%s", tc.password, stdout.String(), stderr.String())
 		if code != tc.code || !strings.Contains(stdout.String()+stderr.String(), tc.want) {
 			t.Errorf("password %q: exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", tc.password, code, tc.code, tc.want, stdout.String(), stderr.String())

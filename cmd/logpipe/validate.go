@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/logpipe/logpipe/cmd/logpipe/stages"
 	"github.com/logpipe/logpipe/pipeline"
 )
 
@@ -19,7 +22,7 @@ func runValidate(args []string, stdout, stderr io.Writer, lookupEnv func(string)
 	if code, done := parseConfigFlags(fs, args, path); done {
 		return code
 	}
-	cfg, diags := loadChecked(*path, newRegistry(), lookupEnv, !*syntaxOnly)
+	cfg, diags := loadChecked(*path, stages.Registry(os.Stdout), lookupEnv, !*syntaxOnly)
 	fmt.Fprint(stderr, pipeline.FormatDiagnostics(diags))
 	printLiteralSecrets(*path, stderr)
 	if diags.HasErrors() {
